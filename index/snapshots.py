@@ -1,0 +1,145 @@
+"""Versioned index snapshots on disk, and the pointer that says which one is live.
+
+Layout under the index folder::
+
+    CURRENT                  name of the live version (replaced atomically with os.replace)
+    v20261129T065700123/     one version: vectors.faiss + meta.json (model, seq, count, sha256...)
+
+A version is written in full under a temporary name, then renamed; only then does CURRENT move.
+Readers therefore see either the old or the new version, never a half-written one.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .errors import IndexCorrupt
+from .vectors import VectorIndex
+
+log = logging.getLogger(__name__)
+
+POINTER = "CURRENT"
+VECTORS = "vectors.faiss"
+META = "meta.json"
+
+
+@dataclass(frozen=True)
+class SnapshotMeta:
+    """What a snapshot holds: built with which model, up to which change of the store."""
+
+    version: str
+    model: str
+    dim: int
+    count: int
+    seq: int
+    built_at: str
+    sha256: str
+
+
+def _fsync_write(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _new_version_name() -> str:
+    return "v" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+
+
+def write_snapshot(root: Path, index: VectorIndex, model: str, seq: int) -> SnapshotMeta:
+    """Write `index` as a new version under `root` and make it the live one."""
+    root.mkdir(parents=True, exist_ok=True)
+    version = _new_version_name()
+    staging = root / f".tmp-{version}"
+    staging.mkdir()
+    data = index.to_bytes()
+    meta = SnapshotMeta(
+        version=version,
+        model=model,
+        dim=index.dim,
+        count=len(index),
+        seq=seq,
+        built_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+    _fsync_write(staging / VECTORS, data)
+    _fsync_write(staging / META, json.dumps(asdict(meta), indent=1).encode())
+    os.rename(staging, root / version)
+    pointer_tmp = root / f".{POINTER}.tmp"
+    _fsync_write(pointer_tmp, version.encode())
+    os.replace(pointer_tmp, root / POINTER)
+    return meta
+
+
+def current_version(root: Path) -> str | None:
+    """The name of the live version, or None when nothing was ever built."""
+    try:
+        return (root / POINTER).read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def read_snapshot(root: Path, version: str) -> tuple[SnapshotMeta, VectorIndex]:
+    """Load one version, checking its checksum; raises IndexCorrupt with the reason."""
+    folder = root / version
+    try:
+        meta = SnapshotMeta(**json.loads((folder / META).read_text()))
+        data = (folder / VECTORS).read_bytes()
+    except (OSError, ValueError, TypeError) as exc:
+        raise IndexCorrupt(f"index version {version} cannot be read: {exc}")
+    if hashlib.sha256(data).hexdigest() != meta.sha256:
+        raise IndexCorrupt(f"index version {version} is damaged: {VECTORS} does not match its checksum")
+    try:
+        index = VectorIndex.from_bytes(data)
+    except RuntimeError as exc:
+        raise IndexCorrupt(f"index version {version} cannot be loaded by FAISS: {exc}")
+    if len(index) != meta.count or index.dim != meta.dim:
+        raise IndexCorrupt(f"index version {version} holds {len(index)} vectors, its metadata says {meta.count}")
+    return meta, index
+
+
+def versions(root: Path) -> list[str]:
+    """Complete versions on disk, oldest first."""
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and p.name.startswith("v"))
+
+
+def load_live(root: Path) -> tuple[SnapshotMeta, VectorIndex] | None:
+    """The live version, or the newest older one that loads if the live one is damaged."""
+    live = current_version(root)
+    if live is None:
+        return None
+    candidates = [live] + [v for v in reversed(versions(root)) if v != live]
+    errors = []
+    for version in candidates:
+        try:
+            loaded = read_snapshot(root, version)
+        except IndexCorrupt as exc:
+            errors.append(exc.message)
+            log.error("%s", exc.message)
+            continue
+        if version != live:
+            log.warning("serving index version %s instead of the damaged live version %s", version, live)
+        return loaded
+    raise IndexCorrupt("no index version can be loaded (" + "; ".join(errors) + "); run `python -m service rebuild`")
+
+
+def prune(root: Path, keep: int) -> list[str]:
+    """Remove all but the newest `keep` versions (never the live one) and stale temporaries."""
+    live = current_version(root)
+    removed = []
+    for version in versions(root)[:-keep] if keep > 0 else versions(root):
+        if version != live:
+            shutil.rmtree(root / version, ignore_errors=True)
+            removed.append(version)
+    for stale in root.glob(".tmp-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    return removed

@@ -1,0 +1,211 @@
+"""The article store: SQLite in WAL mode, the source of truth from which the index is rebuilt.
+
+Every write appends the article's integer key to a change log. An index snapshot records the last
+change it contains; replaying the log after it brings any process's index up to date, which is how
+several server workers see each other's writes.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from .article import Article
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    key          INTEGER PRIMARY KEY AUTOINCREMENT,  -- the id in the FAISS index
+    id           TEXT NOT NULL UNIQUE,               -- the CMS's own id
+    headline     TEXT NOT NULL,
+    body         TEXT NOT NULL,
+    url          TEXT,
+    source       TEXT,
+    published_at TEXT,                               -- ISO 8601, UTC
+    language     TEXT,
+    section      TEXT,
+    tags         TEXT NOT NULL,                      -- JSON list
+    embed_key    TEXT NOT NULL,                      -- which cached vector embeds it
+    updated_at   TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    key INTEGER NOT NULL
+);
+"""
+
+_COLUMNS = "key, id, headline, body, url, source, published_at, language, section, tags, embed_key"
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """An article as stored, with its index key and the key of its embedding."""
+
+    key: int
+    article: Article
+    embed_key: str
+
+
+def _row_to_stored(row: sqlite3.Row) -> StoredArticle:
+    article = Article(
+        id=row["id"],
+        headline=row["headline"],
+        body=row["body"],
+        url=row["url"],
+        source=row["source"],
+        published_at=row["published_at"],
+        language=row["language"],
+        section=row["section"],
+        tags=json.loads(row["tags"]),
+    )
+    return StoredArticle(key=row["key"], article=article, embed_key=row["embed_key"])
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open a SQLite database for use from several threads (callers hold a lock) in WAL mode."""
+    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+class ArticleStore:
+    """Articles keyed by the CMS id, plus the change log."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._conn = connect(self.path)
+        self._lock = threading.RLock()
+        with self._lock:
+            self._conn.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def _transaction(self, mode: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute(f"BEGIN {mode}")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def upsert(self, articles: Sequence[Article], embed_keys: Sequence[str]) -> None:
+        """Insert or replace articles by id, in one transaction, logging each change."""
+        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        with self._transaction() as conn:
+            for article, embed_key in zip(articles, embed_keys, strict=True):
+                row = conn.execute(
+                    """
+                    INSERT INTO articles (id, headline, body, url, source, published_at, language,
+                                          section, tags, embed_key, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(id) DO UPDATE SET
+                        headline=excluded.headline, body=excluded.body, url=excluded.url,
+                        source=excluded.source, published_at=excluded.published_at,
+                        language=excluded.language, section=excluded.section, tags=excluded.tags,
+                        embed_key=excluded.embed_key, updated_at=excluded.updated_at
+                    RETURNING key
+                    """,
+                    (
+                        article.id, article.headline, article.body, article.url, article.source,
+                        article.published_at, article.language, article.section,
+                        json.dumps(article.tags, ensure_ascii=False), embed_key, now,
+                    ),
+                ).fetchone()
+                conn.execute("INSERT INTO changes (key) VALUES (?)", (row["key"],))
+
+    def delete(self, article_id: str) -> bool:
+        """Remove an article; False when the id is unknown."""
+        with self._transaction() as conn:
+            row = conn.execute("DELETE FROM articles WHERE id = ? RETURNING key", (article_id,)).fetchone()
+            if row is None:
+                return False
+            conn.execute("INSERT INTO changes (key) VALUES (?)", (row["key"],))
+            return True
+
+    def get(self, article_id: str) -> StoredArticle | None:
+        with self._lock:
+            row = self._conn.execute(f"SELECT {_COLUMNS} FROM articles WHERE id = ?", (article_id,)).fetchone()
+        return _row_to_stored(row) if row else None
+
+    def get_by_keys(self, keys: Sequence[int]) -> dict[int, StoredArticle]:
+        """The stored articles among `keys` (missing keys are simply absent from the answer)."""
+        found: dict[int, StoredArticle] = {}
+        keys = [int(k) for k in keys]
+        with self._lock:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for row in self._conn.execute(f"SELECT {_COLUMNS} FROM articles WHERE key IN ({marks})", chunk):
+                    found[row["key"]] = _row_to_stored(row)
+        return found
+
+    def count(self) -> int:
+        with self._lock:
+            return self._conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+
+    def last_change(self) -> int:
+        """The sequence number of the newest change (0 for an empty log)."""
+        with self._lock:
+            return self._conn.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0]
+
+    def changes_since(self, seq: int) -> tuple[int, dict[int, str | None]]:
+        """Keys changed after `seq`: each mapped to its current embed_key, or None if deleted.
+
+        Returns the newest sequence number read with them, so that the caller can resume from it.
+        """
+        with self._transaction("DEFERRED") as conn:
+            last = conn.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0]
+            keys = [r[0] for r in conn.execute("SELECT DISTINCT key FROM changes WHERE seq > ? AND seq <= ?", (seq, last))]
+            current: dict[int, str | None] = dict.fromkeys(keys)
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for row in conn.execute(f"SELECT key, embed_key FROM articles WHERE key IN ({marks})", chunk):
+                    current[row["key"]] = row["embed_key"]
+        return last, current
+
+    def snapshot(self) -> tuple[int, list[StoredArticle]]:
+        """Every article and the change sequence they are consistent with, read in one transaction."""
+        with self._transaction("DEFERRED") as conn:
+            last = conn.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0]
+            rows = [_row_to_stored(r) for r in conn.execute(f"SELECT {_COLUMNS} FROM articles ORDER BY key")]
+        return last, rows
+
+    def forget_changes_before(self, seq: int) -> None:
+        """Drop change-log entries that every kept index version already contains."""
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM changes WHERE seq <= ?", (seq,))
+
+    def search_headlines(self, text: str, limit: int, offset: int) -> tuple[int, list[StoredArticle]]:
+        """Articles whose headline contains `text` (all when empty), newest first, and their total."""
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        with self._lock:
+            total = self._conn.execute(
+                "SELECT count(*) FROM articles WHERE headline LIKE ? ESCAPE '\\'", (pattern,)
+            ).fetchone()[0]
+            rows = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM articles WHERE headline LIKE ? ESCAPE '\\' "
+                "ORDER BY published_at DESC, key DESC LIMIT ? OFFSET ?",
+                (pattern, limit, offset),
+            ).fetchall()
+        return total, [_row_to_stored(r) for r in rows]
+
+    def set_embed_keys(self, pairs: Sequence[tuple[int, str]]) -> None:
+        """Record new embedding keys (after a change of model or lead length) without logging changes:
+        the index version being built already holds the new vectors."""
+        if not pairs:
+            return
+        with self._transaction() as conn:
+            conn.executemany("UPDATE articles SET embed_key = ? WHERE key = ?", [(k, key) for key, k in pairs])

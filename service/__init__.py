@@ -1,0 +1,49 @@
+"""The Flask layer: parses requests, calls the engine in `index/`, renders JSON."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from index.engine import Engine
+
+from .config import DEFAULTS, from_environ
+from .errors import register_error_handlers
+
+
+def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None = None) -> Flask:
+    """Build the app: defaults, then environment variables, then `test_config`.
+
+    Args:
+        test_config: settings that win over everything else.
+        engine: an engine to serve instead of building one from the settings.
+    """
+    app = Flask(__name__)
+    app.config.from_mapping(DEFAULTS)
+    app.config.update(from_environ())
+    if test_config:
+        app.config.update(test_config)
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    if engine is None:
+        engine = Engine(
+            Path(app.config["DATA_DIR"]),
+            model=app.config["EMBEDDING_MODEL"],
+            lead_words=int(app.config["LEAD_WORDS"]),
+            embedding_cache=app.config["EMBEDDING_CACHE"],
+            keep_versions=int(app.config["KEEP_VERSIONS"]),
+        )
+    app.extensions["engine"] = engine
+
+    from . import api, cli, demo, health
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(demo.bp)
+    cli.init_app(app)
+    register_error_handlers(app)
+    return app

@@ -1,0 +1,101 @@
+"""The `/v1` JSON API."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, current_app, request
+
+from index.article import validate_article, validate_draft
+from index.engine import MAX_K, Engine
+from index.errors import InvalidInput
+
+bp = Blueprint("api", __name__, url_prefix="/v1")
+
+DEFAULT_K = 10
+MAX_LIST = 100
+
+
+def engine() -> Engine:
+    return current_app.extensions["engine"]
+
+
+def json_body() -> Any:
+    """The request's JSON document, or a 400 that says why it is not one."""
+    raw = request.get_data(cache=False)
+    if not raw:
+        raise InvalidInput("request body must be a JSON document", None)
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InvalidInput("request body is not valid UTF-8", None)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidInput(f"request body is not valid JSON: {str(exc)[:120]}", None)
+
+
+def int_arg(args: Any, name: str, default: int, low: int, high: int) -> int:
+    """An integer query or body parameter within [low, high]."""
+    raw = args.get(name, default)
+    if isinstance(raw, bool):
+        raise InvalidInput(f"'{name}' must be an integer", name)
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"'{name}' must be an integer", name)
+    if isinstance(raw, float) and raw != value:
+        raise InvalidInput(f"'{name}' must be an integer", name)
+    if not low <= value <= high:
+        raise InvalidInput(f"'{name}' must be between {low} and {high}", name)
+    return value
+
+
+@bp.post("/articles")
+def upsert_articles():
+    doc = json_body()
+    if isinstance(doc, dict) and "articles" in doc:
+        batch = doc["articles"]
+        limit = current_app.config["MAX_BULK"]
+        if not isinstance(batch, list) or not batch:
+            raise InvalidInput("'articles' must be a non-empty list of articles", "articles")
+        if len(batch) > limit:
+            raise InvalidInput(f"'articles' holds {len(batch)} articles; at most {limit} per request", "articles")
+        articles = [validate_article(item, f"articles[{i}].") for i, item in enumerate(batch)]
+    else:
+        articles = [validate_article(doc)]
+    ids = engine().upsert(articles)
+    return {"upserted": len(ids), "ids": ids}
+
+
+@bp.get("/articles")
+def list_articles():
+    q = request.args.get("q", "")
+    if len(q) > 200:
+        raise InvalidInput("'q' must be at most 200 characters", "q")
+    limit = int_arg(request.args, "limit", 20, 1, MAX_LIST)
+    offset = int_arg(request.args, "offset", 0, 0, 10**9)
+    return engine().list_articles(q, limit, offset)
+
+
+@bp.get("/articles/<path:article_id>")
+def get_article(article_id: str):
+    return engine().get(article_id).article.to_dict()
+
+
+@bp.delete("/articles/<path:article_id>")
+def delete_article(article_id: str):
+    engine().delete(article_id)
+    return {"deleted": article_id}
+
+
+@bp.get("/articles/<path:article_id>/similar")
+def similar(article_id: str):
+    k = int_arg(request.args, "k", DEFAULT_K, 1, MAX_K)
+    return engine().similar(article_id, k)
+
+
+@bp.post("/similar")
+def similar_to_draft():
+    doc = json_body()
+    headline, body = validate_draft(doc)
+    k = int_arg(doc, "k", DEFAULT_K, 1, MAX_K)
+    return engine().similar_to_text(headline, body, k)

@@ -1,0 +1,37 @@
+"""Configuration: defaults, overridden by environment variables, overridden by the caller (tests)."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from index.embedders import DEFAULT_MODEL
+
+DEFAULTS: dict[str, Any] = {
+    "DATA_DIR": "./data",
+    "EMBEDDING_MODEL": DEFAULT_MODEL,
+    "EMBEDDING_CACHE": None,  # default: <DATA_DIR>/embeddings.sqlite
+    "LEAD_WORDS": 100,
+    "KEEP_VERSIONS": 3,
+    "MAX_BULK": 1000,
+    "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
+    "HOST": "127.0.0.1",
+    "PORT": 8080,
+}
+
+
+def from_environ(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """The settings named in DEFAULTS that the environment sets, converted to the default's type."""
+    environ = os.environ if environ is None else environ
+    found: dict[str, Any] = {}
+    for name, default in DEFAULTS.items():
+        raw = environ.get(name)
+        if raw is None or raw == "":
+            continue
+        if isinstance(default, int):
+            try:
+                found[name] = int(raw)
+            except ValueError:
+                raise ValueError(f"environment variable {name} must be an integer, got {raw!r}")
+        else:
+            found[name] = raw
+    return found

@@ -1,0 +1,74 @@
+// Demo page: every value from the API is inserted as text, never as HTML.
+(function () {
+  "use strict";
+  const $ = (id) => document.getElementById(id);
+
+  function el(tag, text, cls) {
+    const node = document.createElement(tag);
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    if (cls) node.className = cls;
+    return node;
+  }
+
+  async function getJSON(url, options) {
+    const response = await fetch(url, options);
+    const body = await response.json();
+    if (!response.ok) throw new Error(body.error ? body.error.message : response.statusText);
+    return body;
+  }
+
+  function safeUrl(url) {
+    return /^https?:\/\//i.test(url || "") ? url : null;
+  }
+
+  function renderItems(items) {
+    const list = $("similar");
+    list.replaceChildren();
+    for (const item of items) {
+      const li = el("li");
+      const href = safeUrl(item.url);
+      const title = el(href ? "a" : "span", item.headline);
+      if (href) { title.href = href; title.target = "_blank"; title.rel = "noopener"; }
+      li.append(title, el("span", item.relation, "badge " + item.relation));
+      li.append(el("div", [item.score.toFixed(3), item.source, item.section, (item.published_at || "").slice(0, 10)]
+        .filter(Boolean).join(" · "), "muted"));
+      list.append(li);
+    }
+    if (!items.length) list.append(el("li", "—", "muted"));
+  }
+
+  async function choose(article) {
+    $("chosen").textContent = article.headline;
+    $("chosen-meta").textContent = [article.id, article.source, article.section, (article.published_at || "").slice(0, 10)].filter(Boolean).join(" · ");
+    const answer = await getJSON("/v1/articles/" + encodeURIComponent(article.id) + "/similar?k=10");
+    renderItems(answer.items);
+  }
+
+  async function search() {
+    const answer = await getJSON("/v1/articles?limit=30&q=" + encodeURIComponent($("q").value));
+    const list = $("articles");
+    list.replaceChildren();
+    for (const article of answer.items) {
+      const li = el("li", article.headline);
+      li.addEventListener("click", () => choose(article).catch(showError));
+      list.append(li);
+    }
+    if (answer.items.length && $("chosen").textContent === "—") choose(answer.items[0]).catch(showError);
+  }
+
+  function showError(error) { $("health").textContent = "⚠ " + error.message; }
+
+  let timer = null;
+  $("q").addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(() => search().catch(showError), 200); });
+  $("draft").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = new FormData(event.target);
+    $("chosen").textContent = form.get("headline");
+    $("chosen-meta").textContent = "draft";
+    getJSON("/v1/similar", { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ headline: form.get("headline"), body: form.get("body"), k: 10 }) })
+      .then((answer) => renderItems(answer.items)).catch(showError);
+  });
+  getJSON("/healthz").then((h) => { $("health").textContent = h.articles + " articles · " + h.indexed + " indexed · " + h.model; }).catch(showError);
+  search().catch(showError);
+})();

@@ -1,0 +1,81 @@
+"""Shared fixtures: the real e5 model (loaded once), real SQLite and FAISS in temporary folders.
+
+Vectors are cached by (model, exact text) in one embedding cache shared by every test engine, so the
+sample corpus is embedded once per machine (`TEST_EMBEDDING_CACHE`, default `.cache/` in the repo).
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from index.article import validate_article
+from index.embedders import E5Embedder
+from index.engine import Engine
+from service import create_app
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "sample" / "ant_2017_feb_mar.jsonl.gz"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+TEST_CACHE = Path(os.environ.get("TEST_EMBEDDING_CACHE", ROOT / ".cache" / "test-embeddings.sqlite"))
+
+
+@pytest.fixture(scope="session")
+def e5() -> E5Embedder:
+    return E5Embedder()
+
+
+@pytest.fixture(scope="session")
+def sample_rows() -> list[dict]:
+    with gzip.open(SAMPLE, "rt", encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+@pytest.fixture(scope="session")
+def sample_by_id(sample_rows) -> dict[str, dict]:
+    return {row["id"]: row for row in sample_rows}
+
+
+def make_engine(data_dir: Path, e5: E5Embedder, **kwargs) -> Engine:
+    TEST_CACHE.parent.mkdir(parents=True, exist_ok=True)
+    return Engine(data_dir, embedder=e5, embedding_cache=TEST_CACHE, **kwargs)
+
+
+@pytest.fixture
+def engine(tmp_path, e5) -> Engine:
+    return make_engine(tmp_path / "data", e5)
+
+
+@pytest.fixture
+def app(engine):
+    return create_app({"TESTING": True, "DATA_DIR": str(engine.data_dir)}, engine=engine)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture(scope="session")
+def sample_engine(tmp_path_factory, e5, sample_rows) -> Engine:
+    """An engine holding the whole bundled sample corpus (read-only for the tests that use it)."""
+    engine = make_engine(tmp_path_factory.mktemp("sample") / "data", e5)
+    articles = [validate_article(row) for row in sample_rows]
+    for start in range(0, len(articles), 256):
+        engine.upsert(articles[start : start + 256])
+    engine.rebuild()
+    return engine
+
+
+@pytest.fixture
+def few(sample_rows) -> list[dict]:
+    """Twelve real Arabic articles from the sample, as JSON objects."""
+    return [dict(row) for row in sample_rows[:12]]

@@ -1,0 +1,67 @@
+"""A real server process on 127.0.0.1, started the way operations start it."""
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from .conftest import ROOT, TEST_CACHE
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def call(url: str, doc=None, method=None):
+    data = json.dumps(doc).encode() if doc is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+@pytest.fixture
+def server(tmp_path, few):
+    port = free_port()
+    env = {**os.environ, "DATA_DIR": str(tmp_path / "data"), "EMBEDDING_CACHE": str(TEST_CACHE), "PORT": str(port)}
+    source = tmp_path / "few.jsonl"
+    source.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in few), encoding="utf-8")
+    subprocess.run([sys.executable, "-m", "service", "ingest", str(source)], env=env, cwd=ROOT, check=True)
+    process = subprocess.Popen([sys.executable, "-m", "service", "serve"], env=env, cwd=ROOT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                call(base + "/healthz")
+                break
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_real_server_answers_the_api(server, few):
+    status, health = call(server + "/healthz")
+    assert status == 200 and health["indexed"] == len(few)
+    status, answer = call(f"{server}/v1/articles/{few[0]['id']}/similar?k=3")
+    assert status == 200 and len(answer["items"]) == 3
+    status, error = call(f"{server}/v1/articles/{few[0]['id']}/similar?k=1000")
+    assert status == 400 and error["error"]["field"] == "k"
+    new = {**few[2], "id": "fresh-copy"}
+    assert call(server + "/v1/articles", new)[0] == 200
+    status, answer = call(f"{server}/v1/articles/{few[2]['id']}/similar?k=1")
+    assert answer["items"][0]["id"] == "fresh-copy"
+    assert call(server + "/v1/articles/fresh-copy", method="DELETE")[0] == 200
+    status, answer = call(server + "/v1/similar", {"headline": few[2]["headline"], "body": few[2]["body"], "k": 1})
+    assert status == 200 and answer["items"][0]["id"] == few[2]["id"]

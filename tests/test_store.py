@@ -1,0 +1,53 @@
+from index.article import Article
+from index.store import ArticleStore
+
+
+def article(i: int, headline: str = "h") -> Article:
+    return Article(id=f"a{i}", headline=f"{headline} {i}", body="b", tags=["x"])
+
+
+def test_upsert_keeps_the_key_and_logs_each_change(tmp_path):
+    store = ArticleStore(tmp_path / "s.sqlite")
+    store.upsert([article(1), article(2)], ["e1", "e2"])
+    key = store.get("a1").key
+    store.upsert([article(1, "new")], ["e1b"])
+    again = store.get("a1")
+    assert again.key == key and again.article.headline == "new 1" and again.embed_key == "e1b"
+    assert again.article.tags == ["x"]
+    assert store.count() == 2
+    seq, changed = store.changes_since(0)
+    assert seq == 3 and changed == {key: "e1b", store.get("a2").key: "e2"}
+
+
+def test_delete_logs_a_tombstone(tmp_path):
+    store = ArticleStore(tmp_path / "s.sqlite")
+    store.upsert([article(1)], ["e1"])
+    key = store.get("a1").key
+    seq, _ = store.changes_since(0)
+    assert store.delete("a1") is True
+    assert store.delete("a1") is False
+    assert store.get("a1") is None
+    assert store.changes_since(seq)[1] == {key: None}
+
+
+def test_failed_transaction_stores_nothing(tmp_path):
+    store = ArticleStore(tmp_path / "s.sqlite")
+    store.upsert([article(1)], ["e1"])
+    try:
+        store.upsert([article(2), article(3)], ["e2"])  # one key short: zip(strict=True) fails mid-way
+    except ValueError:
+        pass
+    assert store.count() == 1 and store.get("a2") is None
+
+
+def test_data_survives_reopening(tmp_path):
+    ArticleStore(tmp_path / "s.sqlite").upsert([article(1)], ["e1"])
+    assert ArticleStore(tmp_path / "s.sqlite").get("a1").article.headline == "h 1"
+
+
+def test_headline_search_escapes_wildcards(tmp_path):
+    store = ArticleStore(tmp_path / "s.sqlite")
+    store.upsert([Article(id="p", headline="100% up"), Article(id="q", headline="1000 up")], ["e1", "e2"])
+    total, rows = store.search_headlines("100%", 10, 0)
+    assert total == 1 and rows[0].article.id == "p"
+    assert store.search_headlines("", 10, 0)[0] == 2

@@ -1,0 +1,95 @@
+"""Latency over HTTP: `GET /v1/articles/<id>/similar` against `GET /healthz` on the same server.
+
+Starts `python -m service serve` on 127.0.0.1 over DATA_DIR (default ./data, filled by `make run`),
+sends a bounded number of sequential requests to each route, prints median and p99 and their ratio.
+
+    python bench/http_latency.py [--requests 500] [--k 10]
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def timed_get(port: int, path: str) -> float:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    started = time.perf_counter()
+    connection.request("GET", path)
+    response = connection.getresponse()
+    response.read()
+    elapsed = time.perf_counter() - started
+    connection.close()
+    if response.status != 200:
+        raise RuntimeError(f"GET {path} answered {response.status}")
+    return elapsed
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--k", type=int, default=10)
+    args = parser.parse_args()
+
+    data_dir = os.environ.get("DATA_DIR", str(ROOT / "data"))
+    port = free_port()
+    env = {**os.environ, "DATA_DIR": data_dir, "PORT": str(port)}
+    server = subprocess.Popen([sys.executable, "-m", "service", "serve"], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(600):
+            try:
+                timed_get(port, "/healthz")
+                break
+            except (OSError, RuntimeError):
+                time.sleep(0.1)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.request("GET", "/v1/articles?limit=100")
+        ids = [a["id"] for a in json.loads(connection.getresponse().read())["items"]]
+        connection.request("GET", "/healthz")
+        health = json.loads(connection.getresponse().read())
+        connection.close()
+        rng = random.Random(7)
+        similar_paths = [f"/v1/articles/{quote(rng.choice(ids), safe='')}/similar?k={args.k}" for _ in range(args.requests)]
+        for path in similar_paths[:20]:  # warm-up
+            timed_get(port, path)
+        # Interleave the two routes so that both see the same machine state.
+        health_times, similar_times = [], []
+        for path in similar_paths:
+            health_times.append(timed_get(port, "/healthz"))
+            similar_times.append(timed_get(port, path))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+    print(f"index: {health['indexed']} articles, model {health['model']}; {args.requests} requests per route, k={args.k}")
+    for name, times in (("GET /healthz", health_times), ("GET similar", similar_times)):
+        print(f"{name:13s} median {statistics.median(times) * 1000:7.2f} ms   p99 {percentile(times, 0.99) * 1000:7.2f} ms")
+    print(f"ratio similar/healthz: median {statistics.median(similar_times) / statistics.median(health_times):.2f}x, "
+          f"p99 {percentile(similar_times, 0.99) / percentile(health_times, 0.99):.2f}x")
+
+
+if __name__ == "__main__":
+    main()

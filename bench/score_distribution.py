@@ -2,7 +2,7 @@
 
 Indexes the bundled sample (through the embedding cache) and prints, for every article, the score of
 its nearest other article, split by whether the two bodies are identical. This is what the first
-relation rule (index/similar.py) is set from.
+first relation rule was set from (now index/relations.py, refined with text overlap).
 
     python bench/score_distribution.py
 """

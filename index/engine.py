@@ -21,7 +21,9 @@ from .article import Article
 from .embedders import DEFAULT_MODEL, Embedder, create_embedder
 from .embedding_cache import EmbeddingCache, embed_key
 from .errors import EngineError, InvalidInput, ModelMismatch, NotFound
-from .similar import relation, top_neighbours
+from .overlap import common_shingles, from_blob, to_blob, without
+from .relations import DUPLICATES, Fingerprint, Relation, fingerprint, relate
+from .stories import collapse, connected_groups, first_published
 from .store import ArticleStore, StoredArticle
 from .text import detect_language, embedding_text
 from .vectors import VectorIndex
@@ -30,7 +32,37 @@ log = logging.getLogger(__name__)
 
 MAX_K = 100
 SELF_CHECK_SAMPLE = 20
+# Nearest neighbours checked for text reuse: candidates for duplicates and story links (never all pairs).
+DUPLICATE_CANDIDATES = 50
+STORY_CANDIDATES = 20
+# A shingle found in this many articles is boilerplate (footers, stock phrases), not evidence of reuse.
+# A wire story republished by every one of SaudiNewsNet's 14 outlets stays below it.
+COMMON_SHINGLE_ARTICLES = 20
+DUPLICATE_MODES = ("collapse", "include")
 Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """A stored article found near a query, and how it relates to the query."""
+
+    stored: StoredArticle
+    relation: Relation
+
+    @property
+    def key(self) -> int:
+        return self.stored.key
+
+    @property
+    def article(self) -> Article:
+        return self.stored.article
+
+    @property
+    def story_id(self) -> str:
+        return self.stored.story_id
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**public_fields(self.stored), **self.relation.to_dict()}
 
 
 @dataclass(frozen=True)
@@ -96,6 +128,7 @@ class Engine:
         self._seq = 0
         self._pointer_stamp: tuple[int, int] | None = None
         self._loaded = False
+        self._common = from_blob(self.store.get_meta("common_shingles"))
 
     # -- embedding -----------------------------------------------------------------------
 
@@ -155,6 +188,7 @@ class Engine:
                     )
                 seq = meta.seq
             self._index, self._meta, self._seq = index, meta, seq
+            self._common = from_blob(self.store.get_meta("common_shingles"))
             self._pointer_stamp = stamp
             self._loaded = True
             self._apply_changes()
@@ -204,9 +238,25 @@ class Engine:
             for a in latest.values()
         ]
         keys, _, _ = self._embedded([self.text_of(a.headline, a.body) for a in unique], progress)
-        self.store.upsert(unique, keys)
+        self.store.upsert(unique, keys, [fingerprint(a.headline, a.body) for a in unique])
         self.sync()
+        for article in unique:
+            self._link_story(article.id)
         return [a.id for a in unique]
+
+    def _link_story(self, article_id: str) -> None:
+        """Join an article to the stories of its duplicates and near-duplicates (merging them)."""
+        stored = self.store.get(article_id)
+        if stored is None:  # deleted meanwhile by another writer
+            return
+        matches = [n for n in self._neighbours(stored.fingerprint, self._vector_of(stored), STORY_CANDIDATES, stored.key)
+                   if n.relation.relation in DUPLICATES]
+        if not matches:
+            return
+        members = {m.key: m for m in self.store.story_members([n.story_id for n in matches])}
+        members[stored.key] = stored
+        name = first_published(list(members.values())).article.id
+        self.store.set_stories([(key, name) for key, m in members.items() if m.story_id != name or key == stored.key])
 
     def delete(self, article_id: str) -> None:
         if not self.store.delete(article_id):
@@ -226,53 +276,86 @@ class Engine:
         with self._lock:
             return self._index.search(vector, k) if self._index is not None else []
 
-    def _items(self, hits: Iterable[tuple[int, float]], exclude: set[int], k: int, embed_key_of_query: str) -> list[dict[str, Any]]:
-        hits = top_neighbours(hits, exclude, len(exclude) + k + 5)
-        found = self.store.get_by_keys([key for key, _ in hits])
-        items = []
-        for key, score in hits:
-            stored = found.get(key)
-            if stored is None:  # deleted after the search: skip rather than show a dead link
-                continue
-            items.append(
-                {
-                    **public_fields(stored.article),
-                    "score": round(score, 4),
-                    "relation": relation(score, stored.embed_key == embed_key_of_query),
-                }
-            )
-            if len(items) == k:
-                break
-        return items
-
-    def similar(self, article_id: str, k: int = 10) -> dict[str, Any]:
-        """The stored articles most similar to a stored one, best first, never itself."""
-        check_k(k)
-        stored = self.get(article_id)
+    def _vector_of(self, stored: StoredArticle) -> np.ndarray:
         self.sync()
         with self._lock:
             vector = self._index.vector(stored.key) if self._index is not None else None
         if vector is None:
             vector = self.cache.get_many([stored.embed_key]).get(stored.embed_key)
         if vector is None:
-            raise EngineError(f"article {article_id!r} has no vector yet")
-        hits = self._search(vector, k + 6)
-        return {
-            "article": {"id": stored.article.id, "headline": stored.article.headline},
-            "items": self._items(hits, {stored.key}, k, stored.embed_key),
-        }
+            raise EngineError(f"article {stored.article.id!r} has no vector yet")
+        return vector
 
-    def similar_to_text(self, headline: str, body: str = "", k: int = 10) -> dict[str, Any]:
+    def _neighbours(self, fp: Fingerprint, vector: np.ndarray, depth: int, exclude_key: int | None) -> list[Neighbour]:
+        """The `depth` nearest stored articles (best first) with their relation to the query."""
+        hits = [h for h in self._search(vector, depth + 1) if h[0] != exclude_key][:depth]
+        found = self.store.get_by_keys([key for key, _ in hits])
+        return [
+            Neighbour(found[key], relate(fp, found[key].fingerprint, score, self._common))
+            for key, score in hits
+            if key in found and found[key].fingerprint is not None
+        ]
+
+    def _similar_items(self, fp: Fingerprint, vector: np.ndarray, k: int, duplicates: str,
+                       query: StoredArticle | None) -> list[dict[str, Any]]:
+        if duplicates not in DUPLICATE_MODES:
+            raise InvalidInput(f"'duplicates' must be one of {', '.join(DUPLICATE_MODES)}", "duplicates")
+        depth = k + 5 if duplicates == "include" else 3 * k + 20
+        found = [n for n in self._neighbours(fp, vector, depth, query.key if query else None)
+                 if n.relation.relation != "unrelated"]
+        if duplicates == "include":
+            return [n.to_dict() for n in found[:k]]
+        # Leave out the query's own duplicates (and its story), then one item per story.
+        others = [n for n in found if n.relation.relation not in DUPLICATES and not (query and n.story_id == query.story_id)]
+        items = []
+        for chosen, rest in collapse(others, query.article.source if query else None)[:k]:
+            items.append({**chosen.to_dict(), "also": [n.article.id for n in rest]})
+        return items
+
+    def similar(self, article_id: str, k: int = 10, duplicates: str = "collapse") -> dict[str, Any]:
+        """The stored articles most similar to a stored one, best first, never itself.
+
+        By default the article's own duplicates are left out and near-duplicates among the results
+        collapse into one item carrying `also`; `duplicates="include"` shows every item instead.
+        """
+        check_k(k)
+        stored = self.get(article_id)
+        items = self._similar_items(stored.fingerprint, self._vector_of(stored), k, duplicates, stored)
+        return {"article": {"id": stored.article.id, "headline": stored.article.headline, "story_id": stored.story_id},
+                "items": items}
+
+    def similar_to_text(self, headline: str, body: str = "", k: int = 10, duplicates: str = "collapse") -> dict[str, Any]:
         """The stored articles most similar to a text that is not stored (an editor's draft)."""
         check_k(k)
-        text = self.text_of(headline, body)
-        vector = self.embed_draft(headline, body)
-        hits = self._search(vector, k + 5)
-        return {"article": {"id": None, "headline": headline}, "items": self._items(hits, set(), k, embed_key(self.model, text))}
+        items = self._similar_items(fingerprint(headline, body), self.embed_draft(headline, body), k, duplicates, None)
+        return {"article": {"id": None, "headline": headline}, "items": items}
+
+    def duplicates(self, article_id: str) -> dict[str, Any]:
+        """Stored duplicates and near-duplicates of a stored article (its story and its neighbours)."""
+        stored = self.get(article_id)
+        vector = self._vector_of(stored)
+        found = {n.key: n for n in self._neighbours(stored.fingerprint, vector, DUPLICATE_CANDIDATES, stored.key)}
+        for member in self.store.story_members([stored.story_id]):
+            if member.key != stored.key and member.key not in found and member.fingerprint is not None:
+                score = float(vector @ self._vector_of(member))
+                found[member.key] = Neighbour(member, relate(stored.fingerprint, member.fingerprint, score, self._common))
+        return {"article": {"id": stored.article.id, "headline": stored.article.headline, "story_id": stored.story_id},
+                "items": _duplicate_items(found.values())}
+
+    def duplicates_of_text(self, headline: str, body: str = "") -> dict[str, Any]:
+        """Has this draft already run? Its stored duplicates and near-duplicates."""
+        found = self._neighbours(fingerprint(headline, body), self.embed_draft(headline, body), DUPLICATE_CANDIDATES, None)
+        return {"article": {"id": None, "headline": headline}, "items": _duplicate_items(found)}
+
+    def compare(self, a: tuple[str, str], b: tuple[str, str]) -> dict[str, Any]:
+        """The relation of two texts, each (headline, body), with score and overlap."""
+        vector_a, vector_b = self.embed_draft(*a), self.embed_draft(*b)
+        result = relate(fingerprint(*a), fingerprint(*b), float(vector_a @ vector_b), self._common)
+        return {**result.to_dict(), "compared": result.compared}
 
     def list_articles(self, text: str = "", limit: int = 20, offset: int = 0) -> dict[str, Any]:
         total, rows = self.store.search_headlines(text, limit, offset)
-        return {"total": total, "items": [public_fields(s.article) for s in rows]}
+        return {"total": total, "items": [public_fields(s) for s in rows]}
 
     def health(self) -> dict[str, Any]:
         self.sync()
@@ -312,6 +395,15 @@ class Engine:
                 index.upsert([s.key for s in rows], np.stack([vectors[k] for k in keys]))
             self._self_check(index, rows)
             self.store.set_embed_keys([(s.key, k) for s, k in zip(rows, keys) if s.embed_key != k])
+            rows = self._with_fingerprints(rows)
+            common = common_shingles(
+                [np.union1d(s.fingerprint.body_shingles, s.fingerprint.headline_shingles) for s in rows],
+                COMMON_SHINGLE_ARTICLES,
+            )
+            self.store.set_meta("common_shingles", to_blob(common))
+            self._common = common
+            stories = self._stories(index, rows, common)
+            self.store.set_stories([(s.key, story) for s, story in zip(rows, stories) if s.story_id != story])
             meta = snapshots.write_snapshot(self.index_root, index, self.model, seq)
             snapshots.prune(self.index_root, self.keep_versions)
             kept = [snapshots.read_snapshot(self.index_root, v)[0].seq for v in snapshots.versions(self.index_root)]
@@ -325,6 +417,39 @@ class Engine:
             version=meta.version,
             index_type="flat",
         )
+
+    def _with_fingerprints(self, rows: list[StoredArticle]) -> list[StoredArticle]:
+        """Rows with a fingerprint each, computing and storing those missing (data from before them)."""
+        missing = [(s.key, fingerprint(s.article.headline, s.article.body)) for s in rows if s.fingerprint is None]
+        self.store.set_fingerprints(missing)
+        computed = dict(missing)
+        return [replace(s, fingerprint=computed[s.key]) if s.key in computed else s for s in rows]
+
+    @staticmethod
+    def _stories(index: VectorIndex, rows: list[StoredArticle], common: np.ndarray) -> list[str]:
+        """Story ids for all rows: groups of articles linked by text reuse among their nearest neighbours."""
+        if not rows:
+            return []
+        position = {s.key: i for i, s in enumerate(rows)}
+        cleaned = [
+            replace(s.fingerprint, body_shingles=without(s.fingerprint.body_shingles, common),
+                    headline_shingles=without(s.fingerprint.headline_shingles, common))
+            for s in rows
+        ]
+        vectors = np.stack([index.vector(s.key) for s in rows])
+        scores, keys = index.faiss_index.search(vectors, min(STORY_CANDIDATES + 1, len(rows)))
+        links = []
+        for i in range(len(rows)):
+            for key, score in zip(keys[i], scores[i]):
+                j = position.get(int(key))
+                if j is not None and j != i and relate(cleaned[i], cleaned[j], float(score)).relation in DUPLICATES:
+                    links.append((i, j))
+        roots = connected_groups(len(rows), links)
+        groups: dict[int, list[StoredArticle]] = {}
+        for i, root in enumerate(roots):
+            groups.setdefault(root, []).append(rows[i])
+        name = {root: first_published(members).article.id for root, members in groups.items()}
+        return [name[root] for root in roots]
 
     @staticmethod
     def _self_check(index: VectorIndex, rows: list[StoredArticle]) -> None:
@@ -340,8 +465,17 @@ class Engine:
                 raise EngineError(f"self-check failed: article {stored.article.id!r} does not find itself first")
 
 
-def public_fields(article: Article) -> dict[str, Any]:
+def _duplicate_items(found: Iterable[Neighbour]) -> list[dict[str, Any]]:
+    """Duplicates first, then near-duplicates by overlap, then score."""
+    order = {"duplicate": 0, "near_duplicate": 1}
+    kept = [n for n in found if n.relation.relation in order]
+    kept.sort(key=lambda n: (order[n.relation.relation], -n.relation.overlap, -n.relation.score))
+    return [n.to_dict() for n in kept]
+
+
+def public_fields(stored: StoredArticle) -> dict[str, Any]:
     """What clients see of an article in lists and similar items."""
+    article = stored.article
     return {
         "id": article.id,
         "headline": article.headline,
@@ -350,4 +484,5 @@ def public_fields(article: Article) -> dict[str, Any]:
         "published_at": article.published_at,
         "section": article.section,
         "language": article.language,
+        "story_id": stored.story_id,
     }

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from .article import Article
+from .overlap import from_blob, to_blob
+from .relations import Fingerprint
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -30,7 +32,17 @@ CREATE TABLE IF NOT EXISTS articles (
     section      TEXT,
     tags         TEXT NOT NULL,                      -- JSON list
     embed_key    TEXT NOT NULL,                      -- which cached vector embeds it
-    updated_at   TEXT NOT NULL
+    updated_at   TEXT NOT NULL,
+    headline_hash TEXT,                              -- of the normalised headline
+    body_hash    TEXT,                               -- of the normalised body (NULL without body)
+    body_shingles BLOB,                              -- sorted uint64 shingle hashes
+    headline_shingles BLOB,
+    story_id     TEXT                                -- shared by duplicates and near-duplicates
+);
+CREATE INDEX IF NOT EXISTS articles_story ON articles (story_id);
+CREATE TABLE IF NOT EXISTS meta (
+    name  TEXT PRIMARY KEY,
+    value BLOB
 );
 CREATE TABLE IF NOT EXISTS changes (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -38,7 +50,13 @@ CREATE TABLE IF NOT EXISTS changes (
 );
 """
 
-_COLUMNS = "key, id, headline, body, url, source, published_at, language, section, tags, embed_key"
+_COLUMNS = (
+    "key, id, headline, body, url, source, published_at, language, section, tags, embed_key, "
+    "headline_hash, body_hash, body_shingles, headline_shingles, story_id"
+)
+_ADDED_COLUMNS = {  # columns added after the first release, for data folders made before them
+    "headline_hash": "TEXT", "body_hash": "TEXT", "body_shingles": "BLOB", "headline_shingles": "BLOB", "story_id": "TEXT",
+}
 
 
 @dataclass(frozen=True)
@@ -48,6 +66,8 @@ class StoredArticle:
     key: int
     article: Article
     embed_key: str
+    fingerprint: Fingerprint | None  # None only for rows stored before fingerprints existed
+    story_id: str
 
 
 def _row_to_stored(row: sqlite3.Row) -> StoredArticle:
@@ -62,7 +82,17 @@ def _row_to_stored(row: sqlite3.Row) -> StoredArticle:
         section=row["section"],
         tags=json.loads(row["tags"]),
     )
-    return StoredArticle(key=row["key"], article=article, embed_key=row["embed_key"])
+    fp = None
+    if row["headline_hash"] is not None:
+        fp = Fingerprint(
+            headline_hash=row["headline_hash"],
+            body_hash=row["body_hash"],
+            body_shingles=from_blob(row["body_shingles"]),
+            headline_shingles=from_blob(row["headline_shingles"]),
+        )
+    return StoredArticle(
+        key=row["key"], article=article, embed_key=row["embed_key"], fingerprint=fp, story_id=row["story_id"] or row["id"]
+    )
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -84,6 +114,10 @@ class ArticleStore:
         self._lock = threading.RLock()
         with self._lock:
             self._conn.executescript(SCHEMA)
+            present = {r["name"] for r in self._conn.execute("PRAGMA table_info(articles)")}
+            for column, kind in _ADDED_COLUMNS.items():
+                if column not in present:
+                    self._conn.execute(f"ALTER TABLE articles ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         with self._lock:
@@ -100,27 +134,36 @@ class ArticleStore:
                 raise
             self._conn.execute("COMMIT")
 
-    def upsert(self, articles: Sequence[Article], embed_keys: Sequence[str]) -> None:
-        """Insert or replace articles by id, in one transaction, logging each change."""
+    def upsert(self, articles: Sequence[Article], embed_keys: Sequence[str], fingerprints: Sequence[Fingerprint]) -> None:
+        """Insert or replace articles by id, in one transaction, logging each change.
+
+        An updated article starts a story of its own again; the engine then links it to its matches.
+        """
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         with self._transaction() as conn:
-            for article, embed_key in zip(articles, embed_keys, strict=True):
+            for article, embed_key, fp in zip(articles, embed_keys, fingerprints, strict=True):
                 row = conn.execute(
                     """
                     INSERT INTO articles (id, headline, body, url, source, published_at, language,
-                                          section, tags, embed_key, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                          section, tags, embed_key, updated_at, headline_hash, body_hash,
+                                          body_shingles, headline_shingles, story_id)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT(id) DO UPDATE SET
                         headline=excluded.headline, body=excluded.body, url=excluded.url,
                         source=excluded.source, published_at=excluded.published_at,
                         language=excluded.language, section=excluded.section, tags=excluded.tags,
-                        embed_key=excluded.embed_key, updated_at=excluded.updated_at
+                        embed_key=excluded.embed_key, updated_at=excluded.updated_at,
+                        headline_hash=excluded.headline_hash, body_hash=excluded.body_hash,
+                        body_shingles=excluded.body_shingles, headline_shingles=excluded.headline_shingles,
+                        story_id=excluded.story_id
                     RETURNING key
                     """,
                     (
                         article.id, article.headline, article.body, article.url, article.source,
                         article.published_at, article.language, article.section,
                         json.dumps(article.tags, ensure_ascii=False), embed_key, now,
+                        fp.headline_hash, fp.body_hash, to_blob(fp.body_shingles), to_blob(fp.headline_shingles),
+                        article.id,
                     ),
                 ).fetchone()
                 conn.execute("INSERT INTO changes (key) VALUES (?)", (row["key"],))
@@ -209,3 +252,44 @@ class ArticleStore:
             return
         with self._transaction() as conn:
             conn.executemany("UPDATE articles SET embed_key = ? WHERE key = ?", [(k, key) for key, k in pairs])
+
+    def set_fingerprints(self, pairs: Sequence[tuple[int, Fingerprint]]) -> None:
+        """Fill in fingerprints of rows stored before they existed (no change is logged: vectors are unchanged)."""
+        if not pairs:
+            return
+        with self._transaction() as conn:
+            conn.executemany(
+                "UPDATE articles SET headline_hash = ?, body_hash = ?, body_shingles = ?, headline_shingles = ? WHERE key = ?",
+                [(fp.headline_hash, fp.body_hash, to_blob(fp.body_shingles), to_blob(fp.headline_shingles), key) for key, fp in pairs],
+            )
+
+    def set_stories(self, pairs: Sequence[tuple[int, str]]) -> None:
+        """Record story ids by key (story ids do not touch vectors: no change is logged)."""
+        if not pairs:
+            return
+        with self._transaction() as conn:
+            conn.executemany("UPDATE articles SET story_id = ? WHERE key = ?", [(story, key) for key, story in pairs])
+
+    def story_members(self, story_ids: Sequence[str]) -> list[StoredArticle]:
+        """Every stored article of the given stories."""
+        found: list[StoredArticle] = []
+        ids = list(dict.fromkeys(story_ids))
+        with self._lock:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = self._conn.execute(
+                    f"SELECT {_COLUMNS} FROM articles WHERE story_id IN ({marks}) OR (story_id IS NULL AND id IN ({marks}))",
+                    chunk + chunk,
+                )
+                found.extend(_row_to_stored(r) for r in rows)
+        return found
+
+    def get_meta(self, name: str) -> bytes | None:
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return row["value"] if row else None
+
+    def set_meta(self, name: str, value: bytes) -> None:
+        with self._transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value))

@@ -78,7 +78,8 @@ def list_articles():
 
 @bp.get("/articles/<path:article_id>")
 def get_article(article_id: str):
-    return engine().get(article_id).article.to_dict()
+    stored = engine().get(article_id)
+    return {**stored.article.to_dict(), "story_id": stored.story_id}
 
 
 @bp.delete("/articles/<path:article_id>")
@@ -90,7 +91,7 @@ def delete_article(article_id: str):
 @bp.get("/articles/<path:article_id>/similar")
 def similar(article_id: str):
     k = int_arg(request.args, "k", DEFAULT_K, 1, MAX_K)
-    return engine().similar(article_id, k)
+    return engine().similar(article_id, k, request.args.get("duplicates", "collapse"))
 
 
 @bp.post("/similar")
@@ -98,4 +99,28 @@ def similar_to_draft():
     doc = json_body()
     headline, body = validate_draft(doc)
     k = int_arg(doc, "k", DEFAULT_K, 1, MAX_K)
-    return engine().similar_to_text(headline, body, k)
+    duplicates = doc.get("duplicates", "collapse")
+    if not isinstance(duplicates, str):
+        raise InvalidInput("'duplicates' must be a string", "duplicates")
+    return engine().similar_to_text(headline, body, k, duplicates)
+
+
+@bp.get("/articles/<path:article_id>/duplicates")
+def duplicates(article_id: str):
+    return engine().duplicates(article_id)
+
+
+@bp.post("/duplicates")
+def duplicates_of_draft():
+    return engine().duplicates_of_text(*validate_draft(json_body()))
+
+
+@bp.post("/compare")
+def compare():
+    doc = json_body()
+    if not isinstance(doc, dict):
+        raise InvalidInput("request body must be a JSON object with 'a' and 'b'", None)
+    for side in ("a", "b"):
+        if side not in doc:
+            raise InvalidInput(f"'{side}' is required", side)
+    return engine().compare(validate_draft(doc["a"], "a."), validate_draft(doc["b"], "b."))

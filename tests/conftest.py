@@ -77,5 +77,5 @@ def sample_engine(tmp_path_factory, e5, sample_rows) -> Engine:
 
 @pytest.fixture
 def few(sample_rows) -> list[dict]:
-    """Twelve real Arabic articles from the sample, as JSON objects."""
-    return [dict(row) for row in sample_rows[:12]]
+    """Twelve real Arabic sport articles from the sample (related to each other), as JSON objects."""
+    return [dict(row) for row in sample_rows if row["section"] == "sport"][:12]

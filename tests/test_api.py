@@ -51,8 +51,11 @@ def test_similar_shape(client, loaded):
 
 def test_draft_similar(client, loaded):
     row = loaded[5]
-    answer = post(client, "/v1/similar", {"headline": row["headline"], "body": row["body"], "k": 2}).get_json()
-    assert [i["id"] for i in answer["items"]][0] == row["id"]
+    draft = {"headline": row["headline"], "body": row["body"], "k": 2}
+    included = post(client, "/v1/similar", {**draft, "duplicates": "include"}).get_json()["items"]
+    assert included[0]["id"] == row["id"] and included[0]["relation"] == "duplicate"
+    default = post(client, "/v1/similar", draft).get_json()["items"]
+    assert row["id"] not in [i["id"] for i in default]  # the draft's own duplicate is not "similar"
 
 
 def test_delete(client, loaded):
@@ -65,9 +68,9 @@ def test_delete(client, loaded):
 
 def test_ids_with_slashes_route_correctly(client, few):
     post(client, "/v1/articles", {**few[0], "id": "2017/02/a"})
-    post(client, "/v1/articles", {**few[1], "id": "2017/02/b"})
+    post(client, "/v1/articles", {**few[0], "id": "2017/02/b", "headline": "another headline"})
     assert client.get("/v1/articles/2017/02/a").get_json()["id"] == "2017/02/a"
-    items = client.get("/v1/articles/2017/02/a/similar").get_json()["items"]
+    items = client.get("/v1/articles/2017/02/a/similar?duplicates=include").get_json()["items"]
     assert [i["id"] for i in items] == ["2017/02/b"]
 
 

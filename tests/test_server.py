@@ -60,8 +60,9 @@ def test_real_server_answers_the_api(server, few):
     assert status == 400 and error["error"]["field"] == "k"
     new = {**few[2], "id": "fresh-copy"}
     assert call(server + "/v1/articles", new)[0] == 200
-    status, answer = call(f"{server}/v1/articles/{few[2]['id']}/similar?k=1")
+    status, answer = call(f"{server}/v1/articles/{few[2]['id']}/similar?k=1&duplicates=include")
     assert answer["items"][0]["id"] == "fresh-copy"
     assert call(server + "/v1/articles/fresh-copy", method="DELETE")[0] == 200
-    status, answer = call(server + "/v1/similar", {"headline": few[2]["headline"], "body": few[2]["body"], "k": 1})
+    status, answer = call(server + "/v1/similar", {"headline": few[2]["headline"], "body": few[2]["body"], "k": 1,
+                                                   "duplicates": "include"})
     assert status == 200 and answer["items"][0]["id"] == few[2]["id"]

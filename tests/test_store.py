@@ -1,4 +1,5 @@
 from index.article import Article
+from index.relations import fingerprint
 from index.store import ArticleStore
 
 
@@ -6,11 +7,15 @@ def article(i: int, headline: str = "h") -> Article:
     return Article(id=f"a{i}", headline=f"{headline} {i}", body="b", tags=["x"])
 
 
+def fps(*articles: Article) -> list:
+    return [fingerprint(a.headline, a.body) for a in articles]
+
+
 def test_upsert_keeps_the_key_and_logs_each_change(tmp_path):
     store = ArticleStore(tmp_path / "s.sqlite")
-    store.upsert([article(1), article(2)], ["e1", "e2"])
+    store.upsert([article(1), article(2)], ["e1", "e2"], fps(article(1), article(2)))
     key = store.get("a1").key
-    store.upsert([article(1, "new")], ["e1b"])
+    store.upsert([article(1, "new")], ["e1b"], fps(article(1, "new")))
     again = store.get("a1")
     assert again.key == key and again.article.headline == "new 1" and again.embed_key == "e1b"
     assert again.article.tags == ["x"]
@@ -21,7 +26,7 @@ def test_upsert_keeps_the_key_and_logs_each_change(tmp_path):
 
 def test_delete_logs_a_tombstone(tmp_path):
     store = ArticleStore(tmp_path / "s.sqlite")
-    store.upsert([article(1)], ["e1"])
+    store.upsert([article(1)], ["e1"], fps(article(1)))
     key = store.get("a1").key
     seq, _ = store.changes_since(0)
     assert store.delete("a1") is True
@@ -32,22 +37,41 @@ def test_delete_logs_a_tombstone(tmp_path):
 
 def test_failed_transaction_stores_nothing(tmp_path):
     store = ArticleStore(tmp_path / "s.sqlite")
-    store.upsert([article(1)], ["e1"])
+    store.upsert([article(1)], ["e1"], fps(article(1)))
     try:
-        store.upsert([article(2), article(3)], ["e2"])  # one key short: zip(strict=True) fails mid-way
+        store.upsert([article(2), article(3)], ["e2"], fps(article(2), article(3)))  # one key short: zip(strict=True) fails mid-way
     except ValueError:
         pass
     assert store.count() == 1 and store.get("a2") is None
 
 
 def test_data_survives_reopening(tmp_path):
-    ArticleStore(tmp_path / "s.sqlite").upsert([article(1)], ["e1"])
+    ArticleStore(tmp_path / "s.sqlite").upsert([article(1)], ["e1"], fps(article(1)))
     assert ArticleStore(tmp_path / "s.sqlite").get("a1").article.headline == "h 1"
 
 
 def test_headline_search_escapes_wildcards(tmp_path):
     store = ArticleStore(tmp_path / "s.sqlite")
-    store.upsert([Article(id="p", headline="100% up"), Article(id="q", headline="1000 up")], ["e1", "e2"])
+    pair = [Article(id="p", headline="100% up"), Article(id="q", headline="1000 up")]
+    store.upsert(pair, ["e1", "e2"], fps(*pair))
     total, rows = store.search_headlines("100%", 10, 0)
     assert total == 1 and rows[0].article.id == "p"
     assert store.search_headlines("", 10, 0)[0] == 2
+
+
+def test_new_and_updated_articles_start_their_own_story(tmp_path):
+    store = ArticleStore(tmp_path / "s.sqlite")
+    store.upsert([article(1), article(2)], ["e1", "e2"], fps(article(1), article(2)))
+    keys = [store.get("a1").key, store.get("a2").key]
+    store.set_stories([(keys[0], "a2"), (keys[1], "a2")])
+    assert {s.article.id for s in store.story_members(["a2"])} == {"a1", "a2"}
+    store.upsert([article(1, "changed")], ["e1c"], fps(article(1, "changed")))
+    assert store.get("a1").story_id == "a1"
+    assert store.get("a1").fingerprint.headline_hash == fingerprint("changed 1", "b").headline_hash
+
+
+def test_meta_values(tmp_path):
+    store = ArticleStore(tmp_path / "s.sqlite")
+    assert store.get_meta("x") is None
+    store.set_meta("x", b"\x01\x02")
+    assert store.get_meta("x") == b"\x01\x02"

@@ -1,0 +1,117 @@
+"""Text normalisation for matching (never for embedding): small pure rules, one per function.
+
+Arabic is written with many interchangeable forms: hamza on or under alef, alef maksura for yeh,
+teh marbuta for heh, Persian yeh and keheh on pages typed with a Persian keyboard, tatweel to
+stretch words, optional diacritics, and three sets of digits. Two spellings of one headline must
+normalise to the same string, e.g. `إقليم ناجورنو كاراباخ` and `إقلیم ناجورنو کاراباخ`.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Harakat, shadda, sukun, superscript alef, Quranic annotation marks.
+_DIACRITICS = re.compile(r"[\u0610-\u061A\u064B-\u065F\u0670\u06D6-\u06DC\u06DF-\u06E8\u06EA-\u06ED]")
+_TATWEEL = re.compile("\u0640")
+_ALEF = re.compile("[\u0623\u0625\u0622\u0671\u0672\u0673]")  # أ إ آ ٱ ٲ ٳ
+_PERSIAN = (
+    ("\u06CC", "\u064A"),  # ی Farsi yeh
+    ("\u06D0", "\u064A"),  # ې
+    ("\u06D2", "\u064A"),  # ے yeh barree
+    ("\u06D3", "\u064A"),  # ۓ
+    ("\u06A9", "\u0643"),  # ک keheh
+    ("\u06AA", "\u0643"),  # ڪ swash kaf
+    ("\u06C0", "\u0647"),  # ۀ heh with yeh above
+    ("\u06C1", "\u0647"),  # ہ heh goal
+    ("\u06C2", "\u0647"),  # ۂ
+    ("\u06C3", "\u0629"),  # ۃ teh marbuta goal
+    ("\u06BE", "\u0647"),  # ھ heh doachashmee
+    ("\u06D5", "\u0647"),  # ە ae
+)
+_DIGITS = re.compile("[\u0660-\u0669\u06F0-\u06F9]")
+_SPACES = re.compile(r"\s+")
+
+
+# Candidates for folding: anything that is neither a word character nor a space (and "_").
+# Checking the category only for these keeps marks of other scripts (Devanagari vowel signs...) intact.
+_NOT_WORD = re.compile(r"[^\w\s]|_")
+
+
+def _fold_if_punctuation(match: re.Match[str]) -> str:
+    char = match.group()
+    return " " if unicodedata.category(char)[0] in "PS" else char
+
+
+def _remove_if_format(match: re.Match[str]) -> str:
+    char = match.group()
+    return "" if unicodedata.category(char) == "Cf" else char
+
+
+def nfkc(text: str) -> str:
+    """Unicode NFKC: presentation forms and ligatures to base letters, full-width to ASCII."""
+    return unicodedata.normalize("NFKC", text)
+
+
+def remove_format_characters(text: str) -> str:
+    """Zero-width joiners, bidi controls, BOM and other invisible format characters (category Cf)."""
+    return _NOT_WORD.sub(_remove_if_format, text)
+
+
+def remove_diacritics(text: str) -> str:
+    return _DIACRITICS.sub("", text)
+
+
+def remove_tatweel(text: str) -> str:
+    return _TATWEEL.sub("", text)
+
+
+def normalize_alef(text: str) -> str:
+    """أ إ آ ٱ to ا."""
+    return _ALEF.sub("\u0627", text)
+
+
+def normalize_persian_letters(text: str) -> str:
+    """Persian and Urdu letters to their Arabic counterparts (ی to ي, ک to ك, ۀ to ه ...)."""
+    for persian, arabic in _PERSIAN:
+        if persian in text:
+            text = text.replace(persian, arabic)
+    return text
+
+
+def normalize_alef_maksura(text: str) -> str:
+    """ى to ي."""
+    return text.replace("\u0649", "\u064A")
+
+
+def normalize_teh_marbuta(text: str) -> str:
+    """ة to ه (for matching only: it loses a distinction readers make)."""
+    return text.replace("\u0629", "\u0647")
+
+
+def normalize_digits(text: str) -> str:
+    """Arabic-Indic and Persian digits to ASCII."""
+    return _DIGITS.sub(lambda m: str(ord(m.group()) & 0xF), text)
+
+
+def fold_punctuation(text: str) -> str:
+    """Every punctuation mark and symbol (Arabic ، ؛ ؟ « » included) becomes a space."""
+    return _NOT_WORD.sub(_fold_if_punctuation, text)
+
+
+def fold_spaces(text: str) -> str:
+    return _SPACES.sub(" ", text).strip()
+
+
+def normalize(text: str) -> str:
+    """All rules, in an order where each one sees the output of those it depends on."""
+    text = nfkc(text)
+    text = remove_format_characters(text)
+    text = remove_diacritics(text)
+    text = remove_tatweel(text)
+    text = normalize_persian_letters(text)  # before teh marbuta: ۃ becomes ة first
+    text = normalize_alef(text)
+    text = normalize_alef_maksura(text)
+    text = normalize_teh_marbuta(text)
+    text = normalize_digits(text)
+    text = fold_punctuation(text)
+    return fold_spaces(text.casefold())

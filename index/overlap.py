@@ -1,0 +1,65 @@
+"""Text reuse between two articles: word shingles of normalised text and their containment.
+
+Containment (shared shingles over the smaller set) says how much of one text appears in the other,
+so a story that was trimmed, extended or re-headlined still scores high. Shingles that are common
+across the corpus (outlet footers, boilerplate phrases) are left out of the count.
+"""
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from .normalize import normalize
+
+SHINGLE_WORDS = 5
+EMPTY = np.empty(0, dtype=np.uint64)
+
+
+def shingles(normalized: str, size: int = SHINGLE_WORDS) -> np.ndarray:
+    """Sorted unique 64-bit hashes of the word `size`-grams of a normalised text.
+
+    A text shorter than `size` words is one shingle of all its words.
+    """
+    words = normalized.split()
+    if not words:
+        return EMPTY
+    grams = [" ".join(words[i : i + size]) for i in range(max(1, len(words) - size + 1))]
+    hashes = [int.from_bytes(hashlib.blake2b(g.encode("utf-8"), digest_size=8).digest(), "little") for g in grams]
+    return np.unique(np.asarray(hashes, dtype=np.uint64))
+
+
+def text_shingles(text: str, size: int = SHINGLE_WORDS) -> np.ndarray:
+    return shingles(normalize(text), size)
+
+
+def without(hashes: np.ndarray, common: np.ndarray) -> np.ndarray:
+    """`hashes` minus the sorted array `common`."""
+    if not len(common) or not len(hashes):
+        return hashes
+    return hashes[~np.isin(hashes, common, assume_unique=True)]
+
+
+def containment(a: np.ndarray, b: np.ndarray, common: np.ndarray = EMPTY) -> float:
+    """Shared shingles over the smaller of the two sets, ignoring common ones; 0.0 when either is empty."""
+    a, b = without(a, common), without(b, common)
+    if not len(a) or not len(b):
+        return 0.0
+    shared = len(np.intersect1d(a, b, assume_unique=True))
+    return shared / min(len(a), len(b))
+
+
+def common_shingles(shingle_sets: list[np.ndarray], min_documents: int) -> np.ndarray:
+    """Shingles found in at least `min_documents` of the given texts (document frequency), sorted."""
+    if not shingle_sets:
+        return EMPTY
+    values, counts = np.unique(np.concatenate(shingle_sets), return_counts=True)
+    return values[counts >= min_documents]
+
+
+def to_blob(hashes: np.ndarray) -> bytes:
+    return np.ascontiguousarray(hashes, dtype=np.uint64).tobytes()
+
+
+def from_blob(blob: bytes | None) -> np.ndarray:
+    return np.frombuffer(blob, dtype=np.uint64) if blob else EMPTY

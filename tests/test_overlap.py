@@ -1,0 +1,44 @@
+import numpy as np
+
+from index.overlap import common_shingles, containment, from_blob, shingles, text_shingles, to_blob, without
+
+WIRE = ("أعلنت وزارة الداخلية اليوم عن القبض على خلية إرهابية تتكون من ستة عناصر في مدينة الرياض "
+        "وضبط أسلحة وذخائر كانت بحوزتهم وقالت الوزارة إن التحقيقات ما زالت جارية لكشف بقية المتورطين")
+
+
+def test_shingles_are_sorted_unique_word_ngrams():
+    hashes = shingles("a b c d e f a b c d e", size=5)
+    assert len(hashes) == 6 and list(hashes) == sorted(hashes)  # "a b c d e" appears twice, counted once
+    assert len(shingles("short text", size=5)) == 1
+    assert len(shingles("", size=5)) == 0
+
+
+def test_trimmed_and_extended_copies_are_mostly_contained():
+    original = text_shingles(WIRE)
+    trimmed = text_shingles(" ".join(WIRE.split()[:20]))
+    extended = text_shingles(WIRE + " وأضافت أن الأجهزة الأمنية تواصل عملها على مدار الساعة لحماية المواطنين")
+    assert containment(trimmed, original) == 1.0
+    assert containment(extended, original) == 1.0
+    unrelated = text_shingles("فاز فريق الهلال على النصر بهدفين مقابل هدف في مباراة مثيرة على ملعب الملك فهد")
+    assert containment(unrelated, original) == 0.0
+
+
+def test_normalisation_makes_spelling_variants_match():
+    persian_keyboard = WIRE.replace("ي", "ی").replace("ك", "ک")
+    assert containment(text_shingles(persian_keyboard), text_shingles(WIRE)) == 1.0
+
+
+def test_common_shingles_are_ignored():
+    footer = " للمزيد من الأخبار أرسل كلمة أخبار إلى الرقم 88548 مجانا"
+    a = text_shingles("الفريق الأول يفوز في المباراة النهائية للبطولة" + footer)
+    b = text_shingles("الحكومة تقر ميزانية جديدة لدعم قطاع التعليم العام" + footer)
+    assert containment(a, b) > 0.4  # the footer alone makes them look alike
+    common = common_shingles([a, b], min_documents=2)
+    assert containment(a, b, common) == 0.0
+    assert len(without(a, common)) == len(a) - len(common)
+
+
+def test_blob_round_trip():
+    hashes = text_shingles(WIRE)
+    assert np.array_equal(from_blob(to_blob(hashes)), hashes)
+    assert len(from_blob(None)) == 0

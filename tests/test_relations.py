@@ -1,0 +1,32 @@
+from index.relations import NEAR_DUPLICATE_OVERLAP, RELATED_FLOOR, fingerprint, relate
+
+BODY = ("قال الكرملين اليوم الاثنين إن الوضع في إقليم ناجورنو كاراباخ يثير القلق ودعا جميع الأطراف إلى "
+        "ضبط النفس والعودة إلى طاولة المفاوضات وأضاف المتحدث باسم الرئاسة الروسية أن موسكو على اتصال دائم بالطرفين")
+
+
+def test_same_body_under_another_headline_is_a_duplicate():
+    a = fingerprint("الكرملين قلق من الوضع في كاراباخ", BODY)
+    b = fingerprint("موسكو تدعو إلى ضبط النفس", "  " + BODY.replace("إقليم", "إقلیم") + " ")
+    result = relate(a, b, score=0.99)
+    assert (result.relation, result.overlap, result.compared) == ("duplicate", 1.0, "body")
+
+
+def test_trimmed_copy_is_a_near_duplicate_with_its_overlap():
+    trimmed = " ".join(BODY.split()[:25])
+    result = relate(fingerprint("h1", BODY), fingerprint("h2", trimmed), score=0.95)
+    assert result.relation == "near_duplicate" and result.overlap >= NEAR_DUPLICATE_OVERLAP
+
+
+def test_related_needs_the_floor_and_no_reuse():
+    a = fingerprint("h", BODY)
+    b = fingerprint("h", "أعلنت أذربيجان وأرمينيا اتفاقا لوقف إطلاق النار برعاية روسية بعد أسابيع من المعارك العنيفة")
+    assert relate(a, b, score=RELATED_FLOOR + 0.01).relation == "related"
+    assert relate(a, b, score=RELATED_FLOOR - 0.01).relation == "unrelated"
+    assert relate(a, b, score=0.99).overlap == 0.0
+
+
+def test_headlines_are_compared_when_a_body_is_missing():
+    a = fingerprint("إقليم ناجورنو كاراباخ: الكرملين يدعو للتهدئة", "")
+    b = fingerprint("إقلیم ناجورنو کاراباخ: الکرملین يدعو للتهدئة", BODY)
+    result = relate(a, b, score=0.9)
+    assert result.compared == "headline" and result.relation == "duplicate"

@@ -20,13 +20,13 @@ from . import snapshots
 from .article import Article
 from .embedders import DEFAULT_MODEL, Embedder, create_embedder
 from .embedding_cache import EmbeddingCache, embed_key
-from .errors import EngineError, InvalidInput, ModelMismatch, NotFound
+from .errors import EngineError, IndexCorrupt, InvalidInput, ModelMismatch, NotFound
 from .overlap import common_shingles, from_blob, to_blob, without
 from .relations import DUPLICATES, Fingerprint, Relation, fingerprint, relate
 from .stories import collapse, connected_groups, first_published
 from .store import ArticleStore, StoredArticle
 from .text import detect_language, embedding_text
-from .vectors import VectorIndex
+from .vectors import VectorIndex, new_index
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +128,7 @@ class Engine:
         self._seq = 0
         self._pointer_stamp: tuple[int, int] | None = None
         self._loaded = False
+        self._load_lock = threading.Lock()
         self._common = from_blob(self.store.get_meta("common_shingles"))
 
     # -- embedding -----------------------------------------------------------------------
@@ -173,10 +174,20 @@ class Engine:
         return st.st_ino, st.st_mtime_ns
 
     def load(self) -> None:
-        """Load the live index version and replay the store's changes made after it."""
-        with self._lock:
-            stamp = self._pointer_stamp_now()
+        """Load the live index version, catch it up with the store's later changes, then swap it in.
+
+        The new index is prepared while the old one keeps answering; the swap is one assignment.
+        A damaged live version falls back to an older one, or to an index built from the store.
+        """
+        stamp = self._pointer_stamp_now()
+        try:
             loaded = snapshots.load_live(self.index_root)
+        except IndexCorrupt as exc:
+            log.error("%s; building the index in memory from the store instead", exc.message)
+            seq, rows = self.store.snapshot()
+            index = self._index_of(rows)
+            meta = None
+        else:
             if loaded is None:
                 meta, index, seq = None, None, 0
             else:
@@ -187,31 +198,51 @@ class Engine:
                         f"with {self.model!r}; run `python -m service rebuild` to re-embed with {self.model!r}"
                     )
                 seq = meta.seq
-            self._index, self._meta, self._seq = index, meta, seq
-            self._common = from_blob(self.store.get_meta("common_shingles"))
+        index, seq = self._caught_up(index, seq)
+        common = from_blob(self.store.get_meta("common_shingles"))
+        with self._lock:
+            self._index, self._meta, self._seq, self._common = index, meta, seq, common
             self._pointer_stamp = stamp
             self._loaded = True
-            self._apply_changes()
+            self._index, self._seq = self._caught_up(self._index, self._seq)
 
     def sync(self) -> None:
-        """Bring the in-memory index up to date: a newer live version, then newer store changes."""
-        if not self._loaded or self._pointer_stamp_now() != self._pointer_stamp:
-            self.load()
-        elif self.store.last_change() != self._seq:
-            with self._lock:
-                self._apply_changes()
+        """Bring the in-memory index up to date: a newer live version, then newer store changes.
 
-    def _apply_changes(self) -> None:
-        seq, changed = self.store.changes_since(self._seq)
+        While one thread loads a new version, the others go on answering from the current one.
+        """
+        if not self._loaded or self._pointer_stamp_now() != self._pointer_stamp:
+            if self._load_lock.acquire(blocking=not self._loaded):
+                try:
+                    if not self._loaded or self._pointer_stamp_now() != self._pointer_stamp:
+                        self.load()
+                finally:
+                    self._load_lock.release()
+        if self.store.last_change() != self._seq:
+            with self._lock:
+                self._index, self._seq = self._caught_up(self._index, self._seq)
+
+    def _caught_up(self, index: VectorIndex | None, since: int) -> tuple[VectorIndex | None, int]:
+        """Apply the store's changes after `since` to `index`; returns it (created if needed) and the new seq."""
+        seq, changed = self.store.changes_since(since)
         present = {key: ek for key, ek in changed.items() if ek is not None}
         vectors = self._vectors_for(present)
         if vectors is not None:
-            if self._index is None:
-                self._index = VectorIndex(vectors.shape[1])
-            self._index.upsert(list(present), vectors)
-        if self._index is not None:
-            self._index.remove([key for key, ek in changed.items() if ek is None])
-        self._seq = seq
+            if index is None:
+                index = VectorIndex(vectors.shape[1])
+            index.upsert(list(present), vectors)
+        if index is not None:
+            index.remove([key for key, ek in changed.items() if ek is None])
+        return index, seq
+
+    def _index_of(self, rows: list[StoredArticle]) -> VectorIndex | None:
+        """An index of stored articles, from cached vectors (re-embedding any the cache lost)."""
+        vectors = self._vectors_for({s.key: s.embed_key for s in rows})
+        if vectors is None:
+            return None
+        index = new_index(vectors.shape[1], vectors)
+        index.upsert([s.key for s in rows], vectors)
+        return index
 
     def _vectors_for(self, embed_keys_by_key: dict[int, str]) -> np.ndarray | None:
         """Vectors for stored articles, from the cache, re-embedding any the cache has lost."""
@@ -232,11 +263,7 @@ class Engine:
 
     def upsert(self, articles: Sequence[Article], progress: Progress | None = None) -> list[str]:
         """Store and index articles (insert or replace by id); returns the ids, each once."""
-        latest = {a.id: a for a in articles}
-        unique = [
-            a if a.language else replace(a, language=detect_language(f"{a.headline} {a.body[:1000]}"))
-            for a in latest.values()
-        ]
+        unique = [with_language(a) for a in {a.id: a for a in articles}.values()]
         keys, _, _ = self._embedded([self.text_of(a.headline, a.body) for a in unique], progress)
         self.store.upsert(unique, keys, [fingerprint(a.headline, a.body) for a in unique])
         self.sync()
@@ -257,6 +284,22 @@ class Engine:
         members[stored.key] = stored
         name = first_published(list(members.values())).article.id
         self.store.set_stories([(key, name) for key, m in members.items() if m.story_id != name or key == stored.key])
+
+    def reconcile(self, export: Sequence[Article], prune: bool = False, progress: Progress | None = None) -> dict[str, int]:
+        """Make the store match a full export from the CMS: new and changed articles are upserted,
+        unchanged ones left alone; articles missing from the export are removed only with `prune`."""
+        latest = {a.id: with_language(a) for a in export}
+        stored = self.store.get_many(list(latest))
+        changed = [a for a in latest.values() if a.id not in stored or stored[a.id].article != a]
+        for start in range(0, len(changed), 256):
+            self.upsert(changed[start : start + 256], progress)
+        removed = 0
+        if prune:
+            for article_id in self.store.all_ids():
+                if article_id not in latest:
+                    removed += self.store.delete(article_id)
+            self.sync()
+        return {"upserted": len(changed), "unchanged": len(latest) - len(changed), "removed": removed}
 
     def delete(self, article_id: str) -> None:
         if not self.store.delete(article_id):
@@ -361,6 +404,7 @@ class Engine:
         self.sync()
         with self._lock:
             indexed = len(self._index) if self._index is not None else 0
+            index_kind = self._index.kind if self._index is not None else None
             meta = self._meta
         return {
             "articles": self.store.count(),
@@ -368,6 +412,7 @@ class Engine:
             "model": self.model,
             "index_version": meta.version if meta else None,
             "index_built_at": meta.built_at if meta else None,
+            "index_type": index_kind,
         }
 
     # -- rebuild -------------------------------------------------------------------------
@@ -389,10 +434,12 @@ class Engine:
                 total(len(rows))
             texts = [self.text_of(s.article.headline, s.article.body) for s in rows]
             keys, vectors, embedded = self._embedded(texts, progress)
-            dim = self.embedder.dim if not vectors else len(next(iter(vectors.values())))
-            index = VectorIndex(dim)
             if rows:
-                index.upsert([s.key for s in rows], np.stack([vectors[k] for k in keys]))
+                matrix = np.stack([vectors[k] for k in keys])
+                index = new_index(matrix.shape[1], matrix)
+                index.upsert([s.key for s in rows], matrix)
+            else:
+                index = VectorIndex(self.embedder.dim)
             self._self_check(index, rows)
             self.store.set_embed_keys([(s.key, k) for s, k in zip(rows, keys) if s.embed_key != k])
             rows = self._with_fingerprints(rows)
@@ -406,8 +453,8 @@ class Engine:
             self.store.set_stories([(s.key, story) for s, story in zip(rows, stories) if s.story_id != story])
             meta = snapshots.write_snapshot(self.index_root, index, self.model, seq)
             snapshots.prune(self.index_root, self.keep_versions)
-            kept = [snapshots.read_snapshot(self.index_root, v)[0].seq for v in snapshots.versions(self.index_root)]
-            self.store.forget_changes_before(min(kept))
+            kept = [snapshots.read_meta(self.index_root, v) for v in snapshots.versions(self.index_root)]
+            self.store.forget_changes_before(min(m.seq for m in kept if m is not None))
         self.sync()
         return RebuildSummary(
             articles=len(rows),
@@ -415,7 +462,7 @@ class Engine:
             cached=len(rows) - embedded,
             seconds=time.monotonic() - started,
             version=meta.version,
-            index_type="flat",
+            index_type=index.kind,
         )
 
     def _with_fingerprints(self, rows: list[StoredArticle]) -> list[StoredArticle]:
@@ -463,6 +510,13 @@ class Engine:
             own = float(np.dot(vector, vector))
             if not hits or hits[0][1] > own + 1e-4:
                 raise EngineError(f"self-check failed: article {stored.article.id!r} does not find itself first")
+
+
+def with_language(article: Article) -> Article:
+    """The article with its language detected from the text when the CMS did not give one."""
+    if article.language:
+        return article
+    return replace(article, language=detect_language(f"{article.headline} {article.body[:1000]}"))
 
 
 def _duplicate_items(found: Iterable[Neighbour]) -> list[dict[str, Any]]:

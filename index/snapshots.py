@@ -86,6 +86,14 @@ def current_version(root: Path) -> str | None:
         return None
 
 
+def read_meta(root: Path, version: str) -> SnapshotMeta | None:
+    """The metadata of one version, or None when it cannot be read."""
+    try:
+        return SnapshotMeta(**json.loads((root / version / META).read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
 def read_snapshot(root: Path, version: str) -> tuple[SnapshotMeta, VectorIndex]:
     """Load one version, checking its checksum; raises IndexCorrupt with the reason."""
     folder = root / version

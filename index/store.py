@@ -182,6 +182,22 @@ class ArticleStore:
             row = self._conn.execute(f"SELECT {_COLUMNS} FROM articles WHERE id = ?", (article_id,)).fetchone()
         return _row_to_stored(row) if row else None
 
+    def get_many(self, article_ids: Sequence[str]) -> dict[str, StoredArticle]:
+        """The stored articles among `article_ids`, by id."""
+        found: dict[str, StoredArticle] = {}
+        ids = list(article_ids)
+        with self._lock:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for row in self._conn.execute(f"SELECT {_COLUMNS} FROM articles WHERE id IN ({marks})", chunk):
+                    found[row["id"]] = _row_to_stored(row)
+        return found
+
+    def all_ids(self) -> list[str]:
+        with self._lock:
+            return [r[0] for r in self._conn.execute("SELECT id FROM articles")]
+
     def get_by_keys(self, keys: Sequence[int]) -> dict[int, StoredArticle]:
         """The stored articles among `keys` (missing keys are simply absent from the answer)."""
         found: dict[int, StoredArticle] = {}

@@ -13,8 +13,36 @@ import numpy as np
 faiss.omp_set_num_threads(1)
 
 
+# Exact search up to this many articles; an inverted-file index (IVF) beyond (bench/ann_scaling.py).
+FLAT_MAX = 200_000
+IVF_NPROBE = 32
+
+
+def ivf_lists(count: int) -> int:
+    """Inverted lists for `count` vectors: about 4 * sqrt(n), the FAISS guideline."""
+    return max(16, int(4 * np.sqrt(count)))
+
+
+def new_index(dim: int, vectors: np.ndarray, force: str | None = None) -> "VectorIndex":
+    """An empty index suited to `vectors` (which train it when approximate): Flat or IVF by size."""
+    kind = force or ("flat" if len(vectors) <= FLAT_MAX else "ivf")
+    if kind == "flat":
+        return VectorIndex(dim)
+    if kind != "ivf":
+        raise ValueError(f"Unknown index kind: {kind!r}")
+    nlist = ivf_lists(len(vectors))
+    ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    sample = vectors[np.random.RandomState(0).permutation(len(vectors))[: nlist * 64]]
+    ivf.train(np.ascontiguousarray(sample, dtype=np.float32))
+    ivf.nprobe = IVF_NPROBE
+    # IVF keeps our keys itself; a hash-table direct map makes reconstruct and remove work by key.
+    # (IndexIDMap2 around IVF would be wrong: its remove assumes the inner index renumbers.)
+    ivf.set_direct_map_type(faiss.DirectMap.Hashtable)
+    return VectorIndex(dim, ivf)
+
+
 class VectorIndex:
-    """Exact inner-product search over unit vectors, with add-or-replace and remove by key."""
+    """Inner-product search over unit vectors, with add-or-replace and remove by key."""
 
     def __init__(self, dim: int, index: faiss.Index | None = None) -> None:
         self.dim = dim
@@ -28,6 +56,14 @@ class VectorIndex:
     @property
     def faiss_index(self) -> faiss.Index:
         return self._index
+
+    @property
+    def kind(self) -> str:
+        """`flat` (exact) or `ivf` (approximate)."""
+        return "ivf" if faiss.try_extract_index_ivf(self._index) is not None else "flat"
+
+    def set_nprobe(self, nprobe: int) -> None:
+        faiss.extract_index_ivf(self._index).nprobe = nprobe
 
     def remove(self, keys: Sequence[int]) -> None:
         if len(keys):

@@ -38,6 +38,12 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, Article | None, str | None]]:
                 yield number, None, exc.message
 
 
+def read_valid(path: Path) -> tuple[list[Article], list[tuple[int, str]]]:
+    """The valid articles of a JSON Lines file, and (line number, error) for the others."""
+    lines = list(read_jsonl(path))
+    return [a for _, a, _ in lines if a is not None], [(n, err) for n, _, err in lines if err]
+
+
 def progress_bar(total: int | None, label: str):
     """A tqdm bar on a terminal, nothing otherwise (cron gets the one-line summary)."""
     from tqdm import tqdm
@@ -50,13 +56,11 @@ def progress_bar(total: int | None, label: str):
 @with_appcontext
 def ingest_command(path: Path) -> None:
     """Upsert the articles of a JSON Lines file (one article a line); bad lines are reported and skipped."""
-    lines = list(read_jsonl(path))
-    bad = [(n, err) for n, _, err in lines if err]
+    articles, bad = read_valid(path)
     for number, error in bad[:MAX_REPORTED]:
         click.echo(f"{path}:{number}: skipped: {error}", err=True)
     if len(bad) > MAX_REPORTED:
         click.echo(f"{path}: ... and {len(bad) - MAX_REPORTED} more bad lines", err=True)
-    articles = [a for _, a, _ in lines if a is not None]
     with progress_bar(len(articles), "ingest") as bar:
         for start in range(0, len(articles), BATCH):
             engine().upsert(articles[start : start + BATCH], progress=bar.update)
@@ -64,14 +68,30 @@ def ingest_command(path: Path) -> None:
 
 
 @click.command("rebuild")
+@click.option("--from", "export", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="a full export from the CMS (JSON Lines) to reconcile the store with first")
+@click.option("--prune", is_flag=True, help="with --from: remove stored articles missing from the export")
 @with_appcontext
-def rebuild_command() -> None:
-    """Re-embed every stored article (cached vectors are reused) into a new index version."""
-    with progress_bar(None, "rebuild") as bar:
-        try:
+def rebuild_command(export: Path | None, prune: bool) -> None:
+    """Re-embed every stored article (cached vectors are reused) into a new index version and switch to it.
+
+    Prints progress on a terminal and one summary line otherwise (for cron); exits non-zero on failure.
+    """
+    if prune and export is None:
+        raise click.UsageError("--prune needs --from FILE")
+    try:
+        if export is not None:
+            articles, bad = read_valid(export)
+            if bad:
+                raise click.ClickException(f"{export}: {len(bad)} bad lines (first at line {bad[0][0]}: {bad[0][1]}); nothing changed")
+            with progress_bar(len(articles), "reconcile") as bar:
+                counts = engine().reconcile(articles, prune=prune, progress=bar.update)
+            click.echo(f"reconciled with {export}: {counts['upserted']} upserted, {counts['unchanged']} unchanged, "
+                       f"{counts['removed']} removed")
+        with progress_bar(None, "rebuild") as bar:
             summary = engine().rebuild(progress=bar.update, total=lambda n: setattr(bar, "total", n))
-        except EngineError as exc:
-            raise click.ClickException(exc.message)
+    except EngineError as exc:
+        raise click.ClickException(exc.message)
     click.echo(summary.line())
 
 

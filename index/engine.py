@@ -11,6 +11,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -21,24 +22,27 @@ from .article import Article
 from .embedders import DEFAULT_MODEL, Embedder, create_embedder
 from .embedding_cache import EmbeddingCache, embed_key
 from .errors import EngineError, IndexCorrupt, InvalidInput, ModelMismatch, NotFound
+from .options import MAX_K, SimilarOptions, options_from
 from .overlap import common_shingles, from_blob, to_blob, without
 from .relations import DUPLICATES, Fingerprint, Relation, fingerprint, relate
+from .ranking import days_between, mmr, recency_factor
 from .stories import collapse, connected_groups, first_published
+from .terms import shared_terms
 from .store import ArticleStore, StoredArticle
-from .text import detect_language, embedding_text
+from .text import detect_language, embedding_text, lead
 from .vectors import VectorIndex, new_index
 
 log = logging.getLogger(__name__)
 
-MAX_K = 100
 SELF_CHECK_SAMPLE = 20
+MAX_PINS = 20
+WHY_LEAD_WORDS = 60
 # Nearest neighbours checked for text reuse: candidates for duplicates and story links (never all pairs).
 DUPLICATE_CANDIDATES = 50
 STORY_CANDIDATES = 20
 # A shingle found in this many articles is boilerplate (footers, stock phrases), not evidence of reuse.
 # A wire story republished by every one of SaudiNewsNet's 14 outlets stays below it.
 COMMON_SHINGLE_ARTICLES = 20
-DUPLICATE_MODES = ("collapse", "include")
 Progress = Callable[[int], None]
 
 
@@ -61,8 +65,26 @@ class Neighbour:
     def story_id(self) -> str:
         return self.stored.story_id
 
+    @property
+    def score(self) -> float:
+        return self.relation.score
+
     def to_dict(self) -> dict[str, Any]:
         return {**public_fields(self.stored), **self.relation.to_dict()}
+
+
+@dataclass(frozen=True)
+class Query:
+    """What a similar-stories search starts from: a stored article, or a draft (no key, no id)."""
+
+    fingerprint: Fingerprint
+    vector: np.ndarray
+    key: int | None
+    article_id: str | None
+    story_id: str | None
+    source: str | None
+    published_at: str | None  # the reference time of recency and max_age_days
+    text: str  # headline and lead, for the shared terms
 
 
 @dataclass(frozen=True)
@@ -79,12 +101,6 @@ class RebuildSummary:
             f"rebuilt index {self.version}: {self.articles} articles, {self.embedded} embedded, "
             f"{self.cached} from cache, {self.index_type}, {self.seconds:.1f}s"
         )
-
-
-def check_k(k: int, field: str = "k") -> int:
-    if not 1 <= k <= MAX_K:
-        raise InvalidInput(f"'{field}' must be between 1 and {MAX_K}", field)
-    return k
 
 
 class Engine:
@@ -339,39 +355,109 @@ class Engine:
             if key in found and found[key].fingerprint is not None
         ]
 
-    def _similar_items(self, fp: Fingerprint, vector: np.ndarray, k: int, duplicates: str,
-                       query: StoredArticle | None) -> list[dict[str, Any]]:
-        if duplicates not in DUPLICATE_MODES:
-            raise InvalidInput(f"'duplicates' must be one of {', '.join(DUPLICATE_MODES)}", "duplicates")
-        depth = k + 5 if duplicates == "include" else 3 * k + 20
-        found = [n for n in self._neighbours(fp, vector, depth, query.key if query else None)
-                 if n.relation.relation != "unrelated"]
-        if duplicates == "include":
-            return [n.to_dict() for n in found[:k]]
-        # Leave out the query's own duplicates (and its story), then one item per story.
-        others = [n for n in found if n.relation.relation not in DUPLICATES and not (query and n.story_id == query.story_id)]
-        items = []
-        for chosen, rest in collapse(others, query.article.source if query else None)[:k]:
-            items.append({**chosen.to_dict(), "also": [n.article.id for n in rest]})
+    def _similar_items(self, query: Query, options: SimilarOptions) -> list[dict[str, Any]]:
+        """Pinned items first, then neighbours that pass the filters, re-ranked, collapsed, diversified.
+
+        Searches deeper while filters leave fewer than `k` items and the index holds more.
+        """
+        pins = self._pinned(query)[: options.k]
+        wanted = options.k - len(pins)
+        skip = options.exclude | {p.article.id for p in pins}
+        depth, size = 3 * options.k + 20, self.health_size()
+        while True:
+            found = self._neighbours(query.fingerprint, query.vector, depth, query.key)
+            kept = [n for n in found if n.article.id not in skip and _passes(n, options, query)]
+            ranked = sorted(kept, key=lambda n: -_rank_score(n, options, query))
+            if options.duplicates == "include":
+                groups = [(n, []) for n in ranked]
+            else:  # the query's own duplicates and story are not "similar"; one item per story
+                others = [n for n in ranked if n.relation.relation not in DUPLICATES
+                          and not (query.story_id and n.story_id == query.story_id)]
+                groups = collapse(others, query.source)
+            if len(groups) >= wanted or depth >= size:
+                break
+            depth = min(size, depth * 4)
+        if options.diversity and len(groups) > 1:
+            pool = groups[: 3 * options.k]
+            relevance = np.array([_rank_score(n, options, query) for n, _ in pool])
+            picked = mmr(relevance, np.stack([self._vector_of(n.stored) for n, _ in pool]), wanted, options.diversity)
+            groups = [pool[i] for i in picked]
+        items = [self._item(query, n, pinned=True) for n in pins]
+        for chosen, rest in groups[:wanted]:
+            item = self._item(query, chosen, pinned=False)
+            if options.duplicates == "collapse":
+                item["also"] = [n.article.id for n in rest]
+            items.append(item)
         return items
 
-    def similar(self, article_id: str, k: int = 10, duplicates: str = "collapse") -> dict[str, Any]:
+    def _item(self, query: Query, neighbour: Neighbour, pinned: bool) -> dict[str, Any]:
+        article = neighbour.article
+        shared = shared_terms(query.text, f"{article.headline}\n{lead(article.body, WHY_LEAD_WORDS)}")
+        return {**neighbour.to_dict(), "pinned": pinned, "shared": shared, "why": explain(neighbour, shared, pinned)}
+
+    def _pinned(self, query: Query) -> list[Neighbour]:
+        """The editor's pins of the query article that still exist, in the editor's order."""
+        if query.article_id is None:
+            return []
+        pinned = []
+        for stored in self.store.pinned(query.article_id):
+            score = float(query.vector @ self._vector_of(stored))
+            pinned.append(Neighbour(stored, relate(query.fingerprint, stored.fingerprint, score, self._common)))
+        return pinned
+
+    def health_size(self) -> int:
+        with self._lock:
+            return len(self._index) if self._index is not None else 0
+
+    def _query_of(self, stored: StoredArticle) -> Query:
+        article = stored.article
+        return Query(stored.fingerprint, self._vector_of(stored), stored.key, article.id, stored.story_id,
+                     article.source, article.published_at, f"{article.headline}\n{lead(article.body, WHY_LEAD_WORDS)}")
+
+    def similar(self, article_id: str, options: SimilarOptions | None = None, **overrides: Any) -> dict[str, Any]:
         """The stored articles most similar to a stored one, best first, never itself.
 
         By default the article's own duplicates are left out and near-duplicates among the results
         collapse into one item carrying `also`; `duplicates="include"` shows every item instead.
+        Keyword overrides (k=5, section="sport" ...) are checked like request parameters.
         """
-        check_k(k)
+        options = options_from(overrides, options or SimilarOptions(), {})
         stored = self.get(article_id)
-        items = self._similar_items(stored.fingerprint, self._vector_of(stored), k, duplicates, stored)
+        items = self._similar_items(self._query_of(stored), options)
         return {"article": {"id": stored.article.id, "headline": stored.article.headline, "story_id": stored.story_id},
                 "items": items}
 
-    def similar_to_text(self, headline: str, body: str = "", k: int = 10, duplicates: str = "collapse") -> dict[str, Any]:
+    def similar_to_text(self, headline: str, body: str = "", options: SimilarOptions | None = None,
+                        **overrides: Any) -> dict[str, Any]:
         """The stored articles most similar to a text that is not stored (an editor's draft)."""
-        check_k(k)
-        items = self._similar_items(fingerprint(headline, body), self.embed_draft(headline, body), k, duplicates, None)
-        return {"article": {"id": None, "headline": headline}, "items": items}
+        options = options_from(overrides, options or SimilarOptions(), {})
+        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        query = Query(fingerprint(headline, body), self.embed_draft(headline, body), None, None, None, None, now,
+                      f"{headline}\n{lead(body, WHY_LEAD_WORDS)}")
+        return {"article": {"id": None, "headline": headline}, "items": self._similar_items(query, options)}
+
+    def pins(self, article_id: str) -> dict[str, Any]:
+        self.get(article_id)
+        return {"article_id": article_id, "ids": [s.article.id for s in self.store.pinned(article_id)]}
+
+    def set_pins(self, article_id: str, ids: Any) -> dict[str, Any]:
+        """Pin stored articles (in this order) at the top of an article's similar stories."""
+        self.get(article_id)
+        if not isinstance(ids, list) or len(ids) > MAX_PINS or not all(isinstance(i, str) and i for i in ids):
+            raise InvalidInput(f"'ids' must be a list of at most {MAX_PINS} article ids", "ids")
+        if article_id in ids:
+            raise InvalidInput("an article cannot be pinned to itself", "ids")
+        unique = list(dict.fromkeys(ids))
+        known = self.store.get_many(unique)
+        unknown = [i for i in unique if i not in known]
+        if unknown:
+            raise InvalidInput(f"'ids' holds unknown article ids: {', '.join(unknown[:5])}", "ids")
+        self.store.set_pins(article_id, unique)
+        return {"article_id": article_id, "ids": unique}
+
+    def clear_pins(self, article_id: str) -> None:
+        self.get(article_id)
+        self.store.set_pins(article_id, [])
 
     def duplicates(self, article_id: str) -> dict[str, Any]:
         """Stored duplicates and near-duplicates of a stored article (its story and its neighbours)."""
@@ -510,6 +596,42 @@ class Engine:
             own = float(np.dot(vector, vector))
             if not hits or hits[0][1] > own + 1e-4:
                 raise EngineError(f"self-check failed: article {stored.article.id!r} does not find itself first")
+
+
+def _passes(n: Neighbour, o: SimilarOptions, query: Query) -> bool:
+    """Whether a neighbour passes the request's filters (the related floor always applies)."""
+    a = n.article
+    if n.relation.relation == "unrelated" or (o.min_score is not None and n.score < o.min_score):
+        return False
+    if (o.language and a.language != o.language) or (o.section and a.section != o.section):
+        return False
+    if (o.source and a.source != o.source) or (o.exclude_source and a.source == o.exclude_source):
+        return False
+    if o.since and not (a.published_at and a.published_at >= o.since):
+        return False
+    if o.until and not (a.published_at and a.published_at <= o.until):
+        return False
+    if o.max_age_days is not None:
+        apart = days_between(query.published_at, a.published_at)
+        if apart is None or apart > o.max_age_days:
+            return False
+    return True
+
+
+def _rank_score(n: Neighbour, o: SimilarOptions, query: Query) -> float:
+    return n.score * recency_factor(days_between(query.published_at, n.article.published_at), o.recency_half_life_days)
+
+
+def explain(n: Neighbour, shared: list[str], pinned: bool) -> str:
+    """One line for an editor: why this item is in the list."""
+    arabic = any("\u0600" <= ch <= "\u06ff" for term in shared for ch in term)
+    parts = ["pinned by an editor"] if pinned else []
+    parts.append(f"{n.relation.relation.replace('_', '-')}, score {n.score:.2f}")
+    if n.relation.overlap >= 0.1:
+        parts.append(f"{n.relation.overlap:.0%} of the text shared")
+    if shared:
+        parts.append("shared: " + ("، " if arabic else ", ").join(shared))
+    return "; ".join(parts)
 
 
 def with_language(article: Article) -> Article:

@@ -44,6 +44,12 @@ CREATE TABLE IF NOT EXISTS meta (
     name  TEXT PRIMARY KEY,
     value BLOB
 );
+CREATE TABLE IF NOT EXISTS pins (
+    article_id TEXT NOT NULL,                        -- the article whose similar list is edited
+    position   INTEGER NOT NULL,
+    pinned_id  TEXT NOT NULL,
+    PRIMARY KEY (article_id, position)
+);
 CREATE TABLE IF NOT EXISTS changes (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     key INTEGER NOT NULL
@@ -174,6 +180,7 @@ class ArticleStore:
             row = conn.execute("DELETE FROM articles WHERE id = ? RETURNING key", (article_id,)).fetchone()
             if row is None:
                 return False
+            conn.execute("DELETE FROM pins WHERE article_id = ?", (article_id,))
             conn.execute("INSERT INTO changes (key) VALUES (?)", (row["key"],))
             return True
 
@@ -309,3 +316,20 @@ class ArticleStore:
     def set_meta(self, name: str, value: bytes) -> None:
         with self._transaction() as conn:
             conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value))
+
+    def pinned(self, article_id: str) -> list[StoredArticle]:
+        """The stored articles pinned to an article, in the editor's order (deleted ones drop out)."""
+        columns = ", ".join(f"a.{c.strip()}" for c in _COLUMNS.split(","))
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {columns} FROM pins p JOIN articles a ON a.id = p.pinned_id "
+                "WHERE p.article_id = ? ORDER BY p.position",
+                (article_id,),
+            ).fetchall()
+        return [_row_to_stored(r) for r in rows]
+
+    def set_pins(self, article_id: str, pinned_ids: Sequence[str]) -> None:
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM pins WHERE article_id = ?", (article_id,))
+            conn.executemany("INSERT INTO pins (article_id, position, pinned_id) VALUES (?, ?, ?)",
+                             [(article_id, i, pinned) for i, pinned in enumerate(pinned_ids)])

@@ -8,6 +8,8 @@ from typing import Any
 from flask import Flask
 
 from index.engine import Engine
+from index.errors import InvalidInput
+from index.options import SimilarOptions, options_from
 
 from .config import DEFAULTS, from_environ
 from .errors import register_error_handlers
@@ -38,6 +40,15 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
             keep_versions=int(app.config["KEEP_VERSIONS"]),
         )
     app.extensions["engine"] = engine
+    # Defaults of similar-stories requests, and the named profiles, checked now rather than per request.
+    base = SimilarOptions(recency_half_life_days=float(app.config["RECENCY_HALF_LIFE_DAYS"]))
+    profiles = app.config["PROFILES"]
+    for name in profiles:
+        try:
+            options_from({"profile": name}, base, profiles)
+        except InvalidInput as exc:
+            raise ValueError(f"profile {name!r} in PROFILES: {exc.message}") from exc
+    app.extensions["similar_defaults"] = base
 
     from . import api, cli, demo, health
 

@@ -7,12 +7,12 @@ from typing import Any
 from flask import Blueprint, current_app, request
 
 from index.article import validate_article, validate_draft
-from index.engine import MAX_K, Engine
+from index.engine import Engine
 from index.errors import InvalidInput
+from index.options import SimilarOptions, options_from
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
 
-DEFAULT_K = 10
 MAX_LIST = 100
 
 
@@ -88,21 +88,40 @@ def delete_article(article_id: str):
     return {"deleted": article_id}
 
 
+def similar_options(params: Any) -> SimilarOptions:
+    """Request parameters over the chosen profile over the service's defaults."""
+    if hasattr(params, "getlist") and len(params.getlist("exclude")) > 1:
+        params = {**params.to_dict(), "exclude": params.getlist("exclude")}
+    return options_from(params, current_app.extensions["similar_defaults"], current_app.config["PROFILES"])
+
+
 @bp.get("/articles/<path:article_id>/similar")
 def similar(article_id: str):
-    k = int_arg(request.args, "k", DEFAULT_K, 1, MAX_K)
-    return engine().similar(article_id, k, request.args.get("duplicates", "collapse"))
+    return engine().similar(article_id, similar_options(request.args))
 
 
 @bp.post("/similar")
 def similar_to_draft():
     doc = json_body()
     headline, body = validate_draft(doc)
-    k = int_arg(doc, "k", DEFAULT_K, 1, MAX_K)
-    duplicates = doc.get("duplicates", "collapse")
-    if not isinstance(duplicates, str):
-        raise InvalidInput("'duplicates' must be a string", "duplicates")
-    return engine().similar_to_text(headline, body, k, duplicates)
+    return engine().similar_to_text(headline, body, similar_options(doc))
+
+
+@bp.get("/articles/<path:article_id>/pins")
+def get_pins(article_id: str):
+    return engine().pins(article_id)
+
+
+@bp.put("/articles/<path:article_id>/pins")
+def put_pins(article_id: str):
+    doc = json_body()
+    return engine().set_pins(article_id, doc.get("ids") if isinstance(doc, dict) else doc)
+
+
+@bp.delete("/articles/<path:article_id>/pins")
+def delete_pins(article_id: str):
+    engine().clear_pins(article_id)
+    return {"article_id": article_id, "ids": []}
 
 
 @bp.get("/articles/<path:article_id>/duplicates")

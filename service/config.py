@@ -1,6 +1,7 @@
 """Configuration: defaults, overridden by environment variables, overridden by the caller (tests)."""
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -14,6 +15,9 @@ DEFAULTS: dict[str, Any] = {
     "KEEP_VERSIONS": 3,
     "MAX_BULK": 1000,
     "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
+    "RECENCY_HALF_LIFE_DAYS": 0,  # service-wide default; 0 = no recency decay
+    # Named defaults a request selects with profile=NAME (JSON object of objects in the environment).
+    "PROFILES": {"widget": {"k": 6, "recency_half_life_days": 30, "duplicates": "collapse"}},
     "HOST": "127.0.0.1",
     "PORT": 8080,
 }
@@ -27,7 +31,14 @@ def from_environ(environ: dict[str, str] | None = None) -> dict[str, Any]:
         raw = environ.get(name)
         if raw is None or raw == "":
             continue
-        if isinstance(default, int):
+        if isinstance(default, dict):
+            try:
+                found[name] = json.loads(raw)
+            except ValueError:
+                raise ValueError(f"environment variable {name} must be a JSON object")
+            if not isinstance(found[name], dict) or not all(isinstance(v, dict) for v in found[name].values()):
+                raise ValueError(f"environment variable {name} must be a JSON object of objects")
+        elif isinstance(default, int):
             try:
                 found[name] = int(raw)
             except ValueError:

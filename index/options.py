@@ -1,0 +1,119 @@
+"""What a similar-stories request may ask for, checked: filters, recency, diversity, profile."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Mapping
+
+from .article import format_timestamp, parse_timestamp
+from .errors import InvalidInput
+
+MAX_K = 100
+DUPLICATE_MODES = ("collapse", "include")
+
+
+@dataclass(frozen=True)
+class SimilarOptions:
+    """One similar-stories request. Defaults come from the service, then a profile, then the request."""
+
+    k: int = 10
+    duplicates: str = "collapse"
+    language: str | None = None
+    section: str | None = None
+    source: str | None = None
+    exclude_source: str | None = None
+    exclude: frozenset[str] = field(default_factory=frozenset)
+    since: str | None = None
+    until: str | None = None
+    max_age_days: float | None = None
+    min_score: float | None = None
+    recency_half_life_days: float = 0.0
+    diversity: float = 0.0
+
+    @property
+    def filtered(self) -> bool:
+        return any(getattr(self, f) for f in ("language", "section", "source", "exclude_source", "since",
+                                               "until", "max_age_days", "min_score", "exclude"))
+
+
+OPTION_NAMES = frozenset(f.name for f in fields(SimilarOptions)) | {"profile"}
+
+
+def _number(value: Any, name: str, low: float, high: float | None = None, integer: bool = False) -> float:
+    if isinstance(value, bool):
+        raise InvalidInput(f"'{name}' must be a number", name)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"'{name}' must be a number", name)
+    if number != number or (integer and number != int(number)):  # NaN, or a fraction for an integer
+        raise InvalidInput(f"'{name}' must be {'an integer' if integer else 'a number'}", name)
+    if number < low or (high is not None and number > high):
+        raise InvalidInput(f"'{name}' must be between {low:g} and {high:g}" if high is not None
+                           else f"'{name}' must be at least {low:g}", name)
+    return int(number) if integer else number
+
+
+def _text(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not value or len(value) > 200:
+        raise InvalidInput(f"'{name}' must be a non-empty string of at most 200 characters", name)
+    return value
+
+
+def _choice(value: Any, name: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise InvalidInput(f"'{name}' must be one of {', '.join(allowed)}", name)
+    return value
+
+
+def _ids(value: Any, name: str) -> frozenset[str]:
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or len(items) > 1000 or not all(isinstance(i, str) and i for i in items):
+        raise InvalidInput(f"'{name}' must be a list of ids (comma-separated in a query string)", name)
+    return frozenset(i.strip() for i in items)
+
+
+def _moment(value: Any, name: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput(f"'{name}' must be an ISO 8601 date", name)
+    return format_timestamp(parse_timestamp(value, name))
+
+
+_PARSERS = {
+    "k": lambda v, n: _number(v, n, 1, MAX_K, integer=True),
+    "duplicates": lambda v, n: _choice(v, n, DUPLICATE_MODES),
+    "language": _text,
+    "section": _text,
+    "source": _text,
+    "exclude_source": _text,
+    "exclude": _ids,
+    "since": _moment,
+    "until": _moment,
+    "max_age_days": lambda v, n: _number(v, n, 0),
+    "min_score": lambda v, n: _number(v, n, -1, 1),
+    "recency_half_life_days": lambda v, n: _number(v, n, 0),
+    "diversity": lambda v, n: _number(v, n, 0, 1),
+}
+
+
+def options_from(params: Mapping[str, Any], base: SimilarOptions, profiles: Mapping[str, Mapping[str, Any]]) -> SimilarOptions:
+    """Options from request parameters over a named profile (`profile=`) over `base` (the service's).
+
+    Raises:
+        InvalidInput: naming the parameter (an unknown profile, a negative half-life ...).
+    """
+    options = base
+    if "profile" in params and params["profile"] is not None:
+        name = params["profile"]
+        if not isinstance(name, str) or name not in profiles:
+            known = ", ".join(sorted(profiles)) or "none configured"
+            raise InvalidInput(f"unknown profile {str(name)[:40]!r}; known: {known}", "profile")
+        options = _apply(options, profiles[name], prefix=f"profiles.{name}.")
+    return _apply(options, params)
+
+
+def _apply(options: SimilarOptions, params: Mapping[str, Any], prefix: str = "") -> SimilarOptions:
+    changes = {}
+    for name, parse in _PARSERS.items():
+        if name in params and params[name] is not None:
+            changes[name] = parse(params[name], prefix + name if prefix else name)
+    return replace(options, **changes)

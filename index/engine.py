@@ -24,7 +24,7 @@ from .embedding_cache import EmbeddingCache, embed_key
 from .errors import EngineError, IndexCorrupt, InvalidInput, ModelMismatch, NotFound
 from .options import MAX_K, SimilarOptions, options_from
 from .overlap import common_shingles, from_blob, to_blob, without
-from .relations import DUPLICATES, Fingerprint, Relation, fingerprint, relate
+from .relations import DUPLICATES, Fingerprint, Relation, default_floor, fingerprint, relate
 from .ranking import days_between, mmr, recency_factor
 from .stories import collapse, connected_groups, first_published
 from .terms import shared_terms
@@ -113,6 +113,7 @@ class Engine:
         embedding_cache: path of the embedding cache (default: inside `data_dir`).
         keep_versions: how many index versions a rebuild keeps on disk.
         embedder: an already-built embedder (tests share one); must match `model`.
+        related_floor: cosine below which an article is not related (default: measured for the model).
     """
 
     def __init__(
@@ -123,6 +124,7 @@ class Engine:
         embedding_cache: Path | str | None = None,
         keep_versions: int = 3,
         embedder: Embedder | None = None,
+        related_floor: float | None = None,
     ) -> None:
         if lead_words < 0:
             raise ValueError("lead_words must be >= 0")
@@ -133,6 +135,7 @@ class Engine:
         self.model = model
         self.lead_words = lead_words
         self.keep_versions = keep_versions
+        self.related_floor = default_floor(model) if related_floor is None else related_floor
         self.index_root = self.data_dir / "index"
         self.store = ArticleStore(self.data_dir / "articles.sqlite")
         self.cache = EmbeddingCache(Path(embedding_cache) if embedding_cache else self.data_dir / "embeddings.sqlite")
@@ -350,7 +353,7 @@ class Engine:
         hits = [h for h in self._search(vector, depth + 1) if h[0] != exclude_key][:depth]
         found = self.store.get_by_keys([key for key, _ in hits])
         return [
-            Neighbour(found[key], relate(fp, found[key].fingerprint, score, self._common))
+            Neighbour(found[key], relate(fp, found[key].fingerprint, score, self._common, self.related_floor))
             for key, score in hits
             if key in found and found[key].fingerprint is not None
         ]
@@ -402,7 +405,7 @@ class Engine:
         pinned = []
         for stored in self.store.pinned(query.article_id):
             score = float(query.vector @ self._vector_of(stored))
-            pinned.append(Neighbour(stored, relate(query.fingerprint, stored.fingerprint, score, self._common)))
+            pinned.append(Neighbour(stored, relate(query.fingerprint, stored.fingerprint, score, self._common, self.related_floor)))
         return pinned
 
     def health_size(self) -> int:
@@ -467,7 +470,7 @@ class Engine:
         for member in self.store.story_members([stored.story_id]):
             if member.key != stored.key and member.key not in found and member.fingerprint is not None:
                 score = float(vector @ self._vector_of(member))
-                found[member.key] = Neighbour(member, relate(stored.fingerprint, member.fingerprint, score, self._common))
+                found[member.key] = Neighbour(member, relate(stored.fingerprint, member.fingerprint, score, self._common, self.related_floor))
         return {"article": {"id": stored.article.id, "headline": stored.article.headline, "story_id": stored.story_id},
                 "items": _duplicate_items(found.values())}
 
@@ -479,7 +482,7 @@ class Engine:
     def compare(self, a: tuple[str, str], b: tuple[str, str]) -> dict[str, Any]:
         """The relation of two texts, each (headline, body), with score and overlap."""
         vector_a, vector_b = self.embed_draft(*a), self.embed_draft(*b)
-        result = relate(fingerprint(*a), fingerprint(*b), float(vector_a @ vector_b), self._common)
+        result = relate(fingerprint(*a), fingerprint(*b), float(vector_a @ vector_b), self._common, self.related_floor)
         return {**result.to_dict(), "compared": result.compared}
 
     def list_articles(self, text: str = "", limit: int = 20, offset: int = 0) -> dict[str, Any]:

@@ -22,7 +22,12 @@ from .overlap import EMPTY, containment, shingles
 # Floor: bench/related_floor.py on NSURL-2019 Q2Q, 98.9% of same-meaning pairs score >= 0.86 with
 # e5-small-q4; on the bundled sample 10% of random pairs do, and 95% of articles keep 10 neighbours.
 NEAR_DUPLICATE_OVERLAP = 0.5
-RELATED_FLOOR = 0.86
+RELATED_FLOOR = 0.86  # for e5-small-q4; another model's scores live on another scale
+
+
+def default_floor(model: str) -> float:
+    """The measured floor of the default model; no floor for a model nobody measured yet."""
+    return RELATED_FLOOR if model == "e5-small-q4" else -1.0
 DUPLICATES = ("duplicate", "near_duplicate")
 
 
@@ -62,8 +67,9 @@ def fingerprint(headline: str, body: str) -> Fingerprint:
     )
 
 
-def relate(a: Fingerprint, b: Fingerprint, score: float, common: np.ndarray = EMPTY) -> Relation:
-    """The relation of two articles whose embeddings have cosine `score`."""
+def relate(a: Fingerprint, b: Fingerprint, score: float, common: np.ndarray = EMPTY,
+           floor: float = RELATED_FLOOR) -> Relation:
+    """The relation of two articles whose embeddings have cosine `score` (`floor`: the related floor)."""
     if a.body_hash and b.body_hash:
         compared, same = "body", a.body_hash == b.body_hash
         overlap = 1.0 if same else containment(a.body_shingles, b.body_shingles, common)
@@ -74,7 +80,7 @@ def relate(a: Fingerprint, b: Fingerprint, score: float, common: np.ndarray = EM
         name = "duplicate"
     elif overlap >= NEAR_DUPLICATE_OVERLAP:
         name = "near_duplicate"
-    elif score >= RELATED_FLOOR:
+    elif score >= floor:
         name = "related"
     else:
         name = "unrelated"

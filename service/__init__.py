@@ -38,6 +38,7 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
             lead_words=int(app.config["LEAD_WORDS"]),
             embedding_cache=app.config["EMBEDDING_CACHE"],
             keep_versions=int(app.config["KEEP_VERSIONS"]),
+            related_floor=app.config["RELATED_FLOOR"],
         )
     app.extensions["engine"] = engine
     # Defaults of similar-stories requests, and the named profiles, checked now rather than per request.

@@ -15,6 +15,7 @@ DEFAULTS: dict[str, Any] = {
     "KEEP_VERSIONS": 3,
     "MAX_BULK": 1000,
     "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
+    "RELATED_FLOOR": None,  # cosine floor of `related`; default: measured for the model (0.86 for e5)
     "RECENCY_HALF_LIFE_DAYS": 0,  # service-wide default; 0 = no recency decay
     # Named defaults a request selects with profile=NAME (JSON object of objects in the environment).
     "PROFILES": {"widget": {"k": 6, "recency_half_life_days": 30, "duplicates": "collapse"}},
@@ -31,7 +32,9 @@ def from_environ(environ: dict[str, str] | None = None) -> dict[str, Any]:
         raw = environ.get(name)
         if raw is None or raw == "":
             continue
-        if isinstance(default, dict):
+        if name == "RELATED_FLOOR":
+            found[name] = float(raw)
+        elif isinstance(default, dict):
             try:
                 found[name] = json.loads(raw)
             except ValueError:

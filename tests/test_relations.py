@@ -30,3 +30,12 @@ def test_headlines_are_compared_when_a_body_is_missing():
     b = fingerprint("إقلیم ناجورنو کاراباخ: الکرملین يدعو للتهدئة", BODY)
     result = relate(a, b, score=0.9)
     assert result.compared == "headline" and result.relation == "duplicate"
+
+
+def test_the_floor_is_the_measured_one_for_the_default_model_only():
+    from index.relations import default_floor
+
+    assert default_floor("e5-small-q4") == RELATED_FLOOR
+    assert default_floor("sentence-transformers:/models/mine") < 0  # not measured: no floor
+    a, b = fingerprint("h", BODY), fingerprint("x", "نص آخر مختلف تماما عن الأول في موضوعه وكلماته")
+    assert relate(a, b, score=0.2, floor=-1.0).relation == "related"

@@ -70,11 +70,15 @@ def parse_timestamp(value: str, where: str) -> datetime:
         raise InvalidInput(f"'{where}' must be an ISO 8601 date or date-time, got {value[:40]!r}", where)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    try:
+        return parsed.astimezone(timezone.utc)
+    except OverflowError:  # e.g. 0001-01-01T00:30+12:00 is before year 1 in UTC
+        raise InvalidInput(f"'{where}' is out of the range of dates, got {value[:40]!r}", where)
 
 
 def format_timestamp(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """ISO 8601 in UTC with a four-digit year (strftime would write the year 535 as "535")."""
+    return moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def validate_article(data: Any, prefix: str = "") -> Article:

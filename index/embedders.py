@@ -65,7 +65,8 @@ class SentenceTransformerEmbedder:
 
         self.name = SENTENCE_TRANSFORMERS_PREFIX + name_or_path
         self._model = SentenceTransformer(name_or_path, device="cpu")
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(dimension())
         self._batch_size = batch_size
         self._lock = threading.Lock()
 

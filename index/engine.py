@@ -6,6 +6,7 @@ log, so that every process serving the same data folder converges on the same in
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 import threading
@@ -148,6 +149,7 @@ class Engine:
         self._pointer_stamp: tuple[int, int] | None = None
         self._loaded = False
         self._load_lock = threading.Lock()
+        self.on_embed: Callable[[int, float], None] | None = None  # (texts, seconds): for metrics
         self._common = from_blob(self.store.get_meta("common_shingles"))
 
     # -- embedding -----------------------------------------------------------------------
@@ -173,7 +175,10 @@ class Engine:
         if progress:
             progress(len(texts) - len(missing))
         if missing:
+            started = time.perf_counter()
             fresh = self.embedder.encode(list(missing.values()), progress)
+            if self.on_embed:
+                self.on_embed(len(missing), time.perf_counter() - started)
             self.cache.put_many(list(missing), fresh)
             vectors.update(zip(missing, fresh))
         return keys, vectors, len(missing)
@@ -506,12 +511,39 @@ class Engine:
 
     # -- rebuild -------------------------------------------------------------------------
 
+    @property
+    def ready(self) -> bool:
+        """True once an index (or the knowledge that there is none yet) is loaded."""
+        return self._loaded
+
+    def last_rebuild(self) -> dict[str, Any] | None:
+        """{"seconds", "ok", "at"} of the last rebuild of this data folder, by any process."""
+        raw = self.store.get_meta("last_rebuild")
+        return json.loads(raw) if raw else None
+
     def rebuild(self, progress: Progress | None = None, total: Callable[[int], None] | None = None) -> RebuildSummary:
         """Re-embed (through the cache) every stored article into a new index version and make it live.
 
         Only one rebuild runs at a time per data folder; the live index serves throughout.
         """
         started = time.monotonic()
+        try:
+            summary = self._rebuild(started, progress, total)
+        except EngineError as exc:
+            if "another rebuild is running" not in exc.message:
+                self._record_rebuild(started, ok=False)
+            raise
+        except Exception:
+            self._record_rebuild(started, ok=False)
+            raise
+        self._record_rebuild(started, ok=True)
+        return summary
+
+    def _record_rebuild(self, started: float, ok: bool) -> None:
+        record = {"seconds": round(time.monotonic() - started, 3), "ok": ok, "at": time.time()}
+        self.store.set_meta("last_rebuild", json.dumps(record).encode())
+
+    def _rebuild(self, started: float, progress: Progress | None, total: Callable[[int], None] | None) -> RebuildSummary:
         self.index_root.mkdir(parents=True, exist_ok=True)
         with open(self.index_root / ".rebuild.lock", "w") as lock_file:
             try:

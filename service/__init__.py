@@ -1,7 +1,6 @@
 """The Flask layer: parses requests, calls the engine in `index/`, renders JSON."""
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ from index.engine import Engine
 from index.errors import InvalidInput
 from index.options import SimilarOptions, options_from
 
+from . import observability
 from .config import DEFAULTS, from_environ
 from .errors import register_error_handlers
 
@@ -29,7 +29,6 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
         app.config.update(test_config)
     app.json.ensure_ascii = False
     app.json.sort_keys = False
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     if engine is None:
         engine = Engine(
@@ -50,12 +49,17 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
         except InvalidInput as exc:
             raise ValueError(f"profile {name!r} in PROFILES: {exc.message}") from exc
     app.extensions["similar_defaults"] = base
+    engine.on_embed = observability.record_embedding
 
-    from . import api, cli, demo, health
+    from . import api, cli, demo, health, openapi, security, widget
 
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(demo.bp)
+    app.register_blueprint(widget.bp)  # also CORS, Cache-Control and ETag of the API's GET answers
     cli.init_app(app)
+    security.init_app(app)
+    observability.init_app(app)
+    app.register_blueprint(openapi.bp)
     register_error_handlers(app)
     return app

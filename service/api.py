@@ -11,6 +11,8 @@ from index.engine import Engine
 from index.errors import InvalidInput
 from index.options import SimilarOptions, options_from
 
+from .security import rate_limited, requires_key
+
 bp = Blueprint("api", __name__, url_prefix="/v1")
 
 MAX_LIST = 100
@@ -50,6 +52,7 @@ def int_arg(args: Any, name: str, default: int, low: int, high: int) -> int:
 
 
 @bp.post("/articles")
+@requires_key
 def upsert_articles():
     doc = json_body()
     if isinstance(doc, dict) and "articles" in doc:
@@ -83,6 +86,7 @@ def get_article(article_id: str):
 
 
 @bp.delete("/articles/<path:article_id>")
+@requires_key
 def delete_article(article_id: str):
     engine().delete(article_id)
     return {"deleted": article_id}
@@ -101,6 +105,7 @@ def similar(article_id: str):
 
 
 @bp.post("/similar")
+@rate_limited
 def similar_to_draft():
     doc = json_body()
     headline, body = validate_draft(doc)
@@ -113,12 +118,14 @@ def get_pins(article_id: str):
 
 
 @bp.put("/articles/<path:article_id>/pins")
+@requires_key
 def put_pins(article_id: str):
     doc = json_body()
     return engine().set_pins(article_id, doc.get("ids") if isinstance(doc, dict) else doc)
 
 
 @bp.delete("/articles/<path:article_id>/pins")
+@requires_key
 def delete_pins(article_id: str):
     engine().clear_pins(article_id)
     return {"article_id": article_id, "ids": []}
@@ -130,11 +137,13 @@ def duplicates(article_id: str):
 
 
 @bp.post("/duplicates")
+@rate_limited
 def duplicates_of_draft():
     return engine().duplicates_of_text(*validate_draft(json_body()))
 
 
 @bp.post("/compare")
+@rate_limited
 def compare():
     doc = json_body()
     if not isinstance(doc, dict):

@@ -19,6 +19,13 @@ DEFAULTS: dict[str, Any] = {
     "RECENCY_HALF_LIFE_DAYS": 0,  # service-wide default; 0 = no recency decay
     # Named defaults a request selects with profile=NAME (JSON object of objects in the environment).
     "PROFILES": {"widget": {"k": 6, "recency_half_life_days": 30, "duplicates": "collapse"}},
+    "API_KEYS": "",  # comma-separated keys that may write; none: writes from localhost only
+    "API_KEYS_FILE": None,  # or a file of keys, one a line
+    "RATE_LIMIT": "60/minute",  # per client, on the endpoints that run the model; "" = off
+    "MAX_QUERY_STRING": 4096,  # bytes
+    "JSON_LOGS": 1,  # one JSON object a log line (0: plain text)
+    # Origins (comma-separated) whose pages may call the API and embed the widget; "" = any origin.
+    "WIDGET_ORIGINS": "",
     "HOST": "127.0.0.1",
     "PORT": 8080,
 }

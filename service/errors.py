@@ -8,9 +8,14 @@ from werkzeug.exceptions import HTTPException
 
 from index.errors import EngineError, IndexCorrupt, InvalidInput, ModelMismatch, NotFound
 
+from .security import Forbidden, TooManyRequests, Unauthorized
+
 log = logging.getLogger(__name__)
 
-STATUS = {InvalidInput: 400, NotFound: 404, ModelMismatch: 503, IndexCorrupt: 503}
+STATUS = {
+    InvalidInput: 400, Unauthorized: 401, Forbidden: 403, NotFound: 404, TooManyRequests: 429,
+    ModelMismatch: 503, IndexCorrupt: 503,
+}
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None):
@@ -25,15 +30,25 @@ def register_error_handlers(app: Flask) -> None:
         status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 500)
         if status >= 500:
             log.error("engine error: %s", exc.message)
-        return error_response(status, exc.code, exc.message, exc.field)
+        response = error_response(status, exc.code, exc.message, exc.field)
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        if isinstance(exc, Unauthorized):
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        code = {413: "too_large", 404: "not_found", 405: "method_not_allowed"}.get(exc.code, "http_error")
+        code = {413: "too_large", 404: "not_found", 405: "method_not_allowed", 414: "uri_too_long"}.get(
+            exc.code, "http_error")
         message = exc.description or exc.name
         if exc.code == 413:
             message = f"request body is larger than {app.config['MAX_CONTENT_LENGTH']} bytes"
-        return error_response(exc.code or 500, code, message)
+        response = error_response(exc.code or 500, code, message)
+        allow = exc.get_response().headers.get("Allow")
+        if allow:
+            response.headers["Allow"] = allow
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

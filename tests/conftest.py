@@ -51,7 +51,7 @@ def engine(tmp_path, e5) -> Engine:
 
 @pytest.fixture
 def app(engine):
-    return create_app({"TESTING": True, "DATA_DIR": str(engine.data_dir)}, engine=engine)
+    return create_app({"TESTING": True, "DATA_DIR": str(engine.data_dir), "RATE_LIMIT": ""}, engine=engine)
 
 
 @pytest.fixture

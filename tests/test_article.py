@@ -14,6 +14,10 @@ def test_valid_article_is_cleaned_up():
     assert article.tags == ["t"]
 
 
+def test_early_years_keep_four_digits():  # found by the fuzzer: "535-05-13..." did not parse back
+    assert validate_article({**GOOD, "published_at": "0535-05-13T16:08:16Z"}).published_at == "0535-05-13T16:08:16Z"
+
+
 def test_date_without_zone_is_utc():
     assert validate_article({**GOOD, "published_at": "2017-02-01"}).published_at == "2017-02-01T00:00:00Z"
 
@@ -33,6 +37,7 @@ def test_date_without_zone_is_utc():
         ({"body": ["x"]}, "body"),
         ({"url": "javascript:alert(1)"}, "url"),
         ({"published_at": "yesterday"}, "published_at"),
+        ({"published_at": "0001-01-01T00:30:00+12:00"}, "published_at"),  # found by the fuzzer: a 500 before
         ({"language": "Arabic!"}, "language"),
         ({"tags": "a,b"}, "tags"),
         ({"tags": [1]}, "tags"),

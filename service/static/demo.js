@@ -37,12 +37,22 @@
     if (!items.length) list.append(el("li", "—", "muted"));
   }
 
-  async function choose(article) {
+  // The similar list of a picked article is the embeddable block (widget.js), as a news page shows it.
+  function choose(article) {
     $("chosen").textContent = article.headline;
     $("chosen-meta").textContent = [article.id, article.source, article.section, (article.published_at || "").slice(0, 10)].filter(Boolean).join(" · ");
-    const answer = await getJSON("/v1/articles/" + encodeURIComponent(article.id) + "/similar?k=10");
-    renderItems(answer.items);
+    const block = el("div");
+    block.setAttribute("data-similar-articles", "");
+    block.dataset.articleId = article.id;
+    block.dataset.k = "10";
+    $("block").replaceChildren(block);
+    $("block-note").hidden = true;
+    $("similar").replaceChildren();
+    window.SimilarArticles.scan($("block"));
   }
+
+  // The block removes itself when there is nothing to show (or the service failed): say so here.
+  $("block").addEventListener("similar-articles", (event) => { $("block-note").hidden = event.detail.state === "ready"; });
 
   async function search() {
     const answer = await getJSON("/v1/articles?limit=30&q=" + encodeURIComponent($("q").value));
@@ -50,10 +60,10 @@
     list.replaceChildren();
     for (const article of answer.items) {
       const li = el("li", article.headline);
-      li.addEventListener("click", () => choose(article).catch(showError));
+      li.addEventListener("click", () => choose(article));
       list.append(li);
     }
-    if (answer.items.length && $("chosen").textContent === "—") choose(answer.items[0]).catch(showError);
+    if (answer.items.length && $("chosen").textContent === "—") choose(answer.items[0]);
   }
 
   function showError(error) { $("health").textContent = "⚠ " + error.message; }
@@ -65,6 +75,8 @@
     const form = new FormData(event.target);
     $("chosen").textContent = form.get("headline");
     $("chosen-meta").textContent = "draft";
+    $("block").replaceChildren();
+    $("block-note").hidden = true;
     getJSON("/v1/similar", { method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ headline: form.get("headline"), body: form.get("body"), k: 10 }) })
       .then((answer) => renderItems(answer.items)).catch(showError);

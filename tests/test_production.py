@@ -1,0 +1,123 @@
+"""Production concerns: keys for writes, limits, metrics, logs, readiness, the OpenAPI contract."""
+import json
+import logging
+import re
+import uuid
+
+import pytest
+
+from service import create_app
+from service.observability import JsonFormatter
+from service.openapi import SPEC, spec_for
+from service.security import RateLimiter, parse_rate
+
+
+def post(client, url, doc, **kwargs):
+    return client.post(url, data=json.dumps(doc), content_type="application/json", **kwargs)
+
+
+@pytest.fixture
+def keyed(engine):
+    app = create_app({"TESTING": True, "API_KEYS": "key-one, key-two", "RATE_LIMIT": ""}, engine=engine)
+    return app.test_client()
+
+
+def test_writes_need_a_valid_key_reads_do_not(keyed, few):
+    response = post(keyed, "/v1/articles", few[0])
+    assert response.status_code == 401 and response.get_json()["error"]["field"] == "Authorization"
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert post(keyed, "/v1/articles", few[0], headers={"Authorization": "Bearer key-three"}).status_code == 401
+    assert post(keyed, "/v1/articles", few[0], headers={"Authorization": "key-one"}).status_code == 401
+    assert post(keyed, "/v1/articles", few[0], headers={"Authorization": "Bearer key-two"}).status_code == 200
+    assert keyed.get(f"/v1/articles/{few[0]['id']}").status_code == 200
+    assert keyed.delete(f"/v1/articles/{few[0]['id']}").status_code == 401
+    assert keyed.get(f"/v1/articles/{few[0]['id']}").status_code == 200  # nothing lost
+
+
+def test_keys_from_a_file(engine, tmp_path, few):
+    keys = tmp_path / "keys"
+    keys.write_text("# editors\nfile-key\n")
+    client = create_app({"TESTING": True, "API_KEYS_FILE": str(keys)}, engine=engine).test_client()
+    assert post(client, "/v1/articles", few[0], headers={"Authorization": "Bearer file-key"}).status_code == 200
+
+
+def test_without_keys_only_localhost_may_write(client, few, caplog):
+    remote = {"REMOTE_ADDR": "203.0.113.9"}
+    response = post(client, "/v1/articles", few[0], environ_base=remote)
+    assert response.status_code == 403 and "localhost" in response.get_json()["error"]["message"]
+    assert post(client, "/v1/articles", few[0]).status_code == 200  # the test client is 127.0.0.1
+    assert client.get(f"/v1/articles/{few[0]['id']}", environ_base=remote).status_code == 200
+
+
+def test_start_up_says_writes_are_local_only(engine, caplog):
+    with caplog.at_level(logging.WARNING):
+        create_app({"TESTING": True}, engine=engine)
+    assert any("localhost only" in r.getMessage() for r in caplog.records)
+
+
+def test_model_endpoints_are_rate_limited_per_client(engine, few):
+    client = create_app({"TESTING": True, "RATE_LIMIT": "2/minute"}, engine=engine).test_client()
+    draft = {"headline": few[0]["headline"]}
+    assert [post(client, "/v1/duplicates", draft).status_code for _ in range(2)] == [200, 200]
+    limited = post(client, "/v1/similar", draft)
+    assert limited.status_code == 429 and 1 <= int(limited.headers["Retry-After"]) <= 30
+    other = post(client, "/v1/similar", draft, environ_base={"REMOTE_ADDR": "127.0.0.2"})
+    assert other.status_code == 200  # another client has its own bucket
+
+
+def test_token_bucket_refills():
+    limiter = RateLimiter(*parse_rate("2/second"))
+    assert [limiter.take("a", now=0.0), limiter.take("a", now=0.0)] == [0.0, 0.0]
+    assert limiter.take("a", now=0.0) == pytest.approx(0.5)
+    assert limiter.take("a", now=0.6) == 0.0
+    with pytest.raises(ValueError):
+        parse_rate("lots")
+
+
+def test_long_query_strings_are_refused(client, few):
+    response = client.get("/v1/articles?q=" + "x" * 5000)
+    assert response.status_code == 400 and "query string" in response.get_json()["error"]["message"]
+
+
+def test_metrics_in_prometheus_format(client, engine, few):
+    post(client, "/v1/articles", {"articles": few[:3]})
+    engine.rebuild()
+    client.get(f"/v1/articles/{few[0]['id']}/similar")
+    post(client, "/v1/similar", {"headline": f"مسودة لم تكتب من قبل {uuid.uuid4().hex}"})  # not in the cache
+    text = client.get("/metrics").get_data(as_text=True)
+    assert re.search(r'http_requests_total\{method="GET",route="/v1/articles/<path:article_id>/similar",status="200"\} \d', text)
+    assert 'http_request_duration_seconds_bucket{' in text
+    assert "index_articles 3.0" in text and "index_version_info{version=" in text
+    assert "rebuild_success 1.0" in text and "rebuild_duration_seconds " in text
+    assert "embedding_duration_seconds_count" in text
+
+
+def test_json_logs_carry_the_request_id(client, caplog):
+    with caplog.at_level(logging.INFO, logger="service.access"):
+        response = client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert response.headers["X-Request-ID"] == "abc-123"
+    record = [r for r in caplog.records if r.name == "service.access"][-1]
+    line = json.loads(JsonFormatter().format(record))
+    assert line["request_id"] == "abc-123" and line["status"] == 200 and line["path"] == "/healthz"
+    assert line["level"] == "info" and "duration_ms" in line and "Authorization" not in json.dumps(line)
+    assert client.get("/healthz").headers["X-Request-ID"]  # generated when absent
+
+
+def test_readyz_is_false_until_the_index_is_loaded(app, engine):
+    client = app.test_client()
+    assert client.get("/readyz").status_code == 503
+    engine.load()
+    assert client.get("/readyz").get_json()["ready"] is True
+
+
+def test_openapi_documents_exactly_the_routes(app):
+    spec = app.test_client().get("/openapi.json").get_json()
+    assert spec == spec_for(["widget"], 1000) and spec["openapi"] == SPEC["openapi"]
+    documented = {(path, method.upper()) for path, ops in spec["paths"].items() for method in ops}
+    served = set()
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in ("static", "demo.index"):
+            continue
+        path = re.sub(r"<(?:path:)?(\w+)>", lambda m: "{id}" if "id" in m.group(1) else "{" + m.group(1) + "}", rule.rule)
+        served |= {(path, m) for m in rule.methods - {"HEAD", "OPTIONS"}}
+    assert documented == served

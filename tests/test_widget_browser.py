@@ -1,0 +1,362 @@
+"""The widget in a real browser: headless Chromium driven by Playwright, a real server process, and a host
+page served from another origin (a second port) that embeds the blocks the way a CMS template does.
+
+Skipped when Playwright or /usr/bin/chromium is missing (`.ci/run` installs both).
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from service.widget import UNITS, relative_time
+
+from .conftest import ROOT, TEST_CACHE
+from .test_server import call, free_port
+from .test_widget import ENGLISH, XSS
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+DOCS = ROOT / "docs"
+EN_ID = "en/storm/1"
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+if not CHROMIUM.exists():
+    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)", allow_module_level=True)
+
+
+# -- servers ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def articles(sample_rows) -> dict[str, Any]:
+    arabic = [dict(row) for row in sample_rows if row["section"] == "sport"][:12]
+    return {"arabic": arabic, "ar_id": arabic[0]["id"]}
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory, articles) -> Iterator[str]:
+    """`python -m service ingest` then `serve` on 127.0.0.1, with the hostile article pinned in the English block."""
+    tmp = tmp_path_factory.mktemp("widget-service")
+    port = free_port()
+    env = {**os.environ, "DATA_DIR": str(tmp / "data"), "EMBEDDING_CACHE": str(TEST_CACHE), "PORT": str(port),
+           "RATE_LIMIT": "", "WIDGET_ORIGINS": ""}
+    source = tmp / "articles.jsonl"
+    source.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in articles["arabic"] + ENGLISH),
+                      encoding="utf-8")
+    subprocess.run([sys.executable, "-m", "service", "ingest", str(source)], env=env, cwd=ROOT, check=True,
+                   capture_output=True)
+    process = subprocess.Popen([sys.executable, "-m", "service", "serve"], env=env, cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                call(base + "/healthz")
+                break
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.1)
+        assert call(f"{base}/v1/articles/{EN_ID}/pins", {"ids": ["en/storm/xss"]}, method="PUT")[0] == 200
+        for article_id in (articles["ar_id"], EN_ID):  # warm up: the widget gives up after 4 s
+            assert call(f"{base}/v1/articles/{article_id}/similar?k=5")[0] == 200
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
+        pass
+
+
+def host_page(title: str, blocks: str, script: str, lang: str = "en") -> str:
+    """A news page of a CMS with the two embed lines (`blocks` and the widget's script tag)."""
+    return f"""<!doctype html>
+<html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>body{{margin:0;font:17px/1.6 Georgia,serif;color:#222;background:#fafaf7}}
+header{{background:#111;color:#fff;padding:10px 16px;font:700 18px system-ui}}
+main{{max-width:760px;margin:0 auto;padding:8px 16px 40px}} h1{{font-size:1.7em;line-height:1.2}}</style></head>
+<body><header>The Example Times</header><main>
+<h1 id="story">{title}</h1>
+<p id="host-text">The host page's own article text stays as it is, whatever the widget does.</p>
+{blocks}
+<p id="after">More of the host page after the blocks.</p>
+</main>{script}</body></html>"""
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory, service, articles) -> Iterator[str]:
+    """A static HTTP server on another port (another origin) serving the host pages."""
+    root = tmp_path_factory.mktemp("host")
+    script = f'<script src="{service}/widget.js" async></script>'
+    dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    ar, en = articles["ar_id"], EN_ID
+    pages = {
+        "index.html": host_page("Two blocks", f'<div data-similar-articles data-article-id="{ar}" id="ar"></div>\n'
+                                f'<div data-similar-articles data-article-id="{en}" id="en"></div>', script),
+        "down.html": host_page("Service down", f'<div data-similar-articles data-article-id="{ar}" id="dead" '
+                               f'data-api="{dead}"></div>\n<div data-similar-articles data-article-id="{ar}" '
+                               'id="ar"></div>', script),
+        "options.html": host_page("Options", f'<div data-similar-articles data-article-id="{en}" id="opts" '
+                                  'data-k="2" data-theme="dark" data-title="Read also" data-lang="ar"></div>\n'
+                                  f'<div data-similar-articles data-article-id="{en}" id="prof" '
+                                  'data-profile="widget"></div>', script),
+        "lang.html": host_page("Page language", f'<div data-similar-articles data-article-id="{ar}" id="ar" '
+                               'data-lang="fr"></div>', script, lang="ar"),
+        "iframe.html": host_page("Iframe", f'<iframe id="frame" src="{service}/widget/{en}?k=3" title="similar" '
+                                 'style="width:100%;height:320px;border:0"></iframe>', ""),
+    }
+    for name, html in pages.items():
+        (root / name).write_text(html, encoding="utf-8")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# -- browser ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    playwright = sync_api.sync_playwright().start()
+    try:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield chromium
+        chromium.close()
+    finally:
+        playwright.stop()
+
+
+class Watched:
+    """A page with what went wrong on it: uncaught errors, dialogs (alert), and the API requests made."""
+
+    def __init__(self, browser: Any, width: int = 1280, height: int = 900) -> None:
+        self.context = browser.new_context(viewport={"width": width, "height": height})
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        self.similar_requests: list[str] = []
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.page.on("dialog", self._dialog)
+        self.page.on("request", lambda r: self.similar_requests.append(r.url) if "/similar" in r.url else None)
+
+    def _dialog(self, dialog: Any) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def ready(self, count: int, timeout: float = 30_000) -> None:
+        self.page.wait_for_function(
+            f"document.querySelectorAll('[data-similar-articles][data-sa-state=ready]').length === {count}",
+            timeout=timeout)
+
+    def block(self, selector: str) -> dict[str, Any]:
+        """What a block shows: its attributes, heading, and items in order."""
+        return self.page.eval_on_selector(selector, """host => ({
+            dir: host.getAttribute('dir'), lang: host.getAttribute('lang'), cls: host.className,
+            title: host.querySelector('.sa-title').textContent,
+            direction: getComputedStyle(host).direction, background: getComputedStyle(host).backgroundColor,
+            images: host.querySelectorAll('img').length,
+            items: [...host.querySelectorAll('.sa-item')].map(li => ({
+                id: li.dataset.id, headline: li.querySelector('.sa-link').textContent,
+                tag: li.querySelector('.sa-link').tagName, href: li.querySelector('.sa-link').getAttribute('href'),
+                source: (li.querySelector('.sa-source') || {}).textContent,
+                date: (li.querySelector('.sa-date') || {}).textContent,
+                datetime: (li.querySelector('.sa-date') || {dateTime: null}).dateTime}))})""")
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def watched(browser) -> Iterator[Callable[..., Watched]]:
+    opened: list[Watched] = []
+
+    def open_page(width: int = 1280, height: int = 900) -> Watched:
+        opened.append(Watched(browser, width, height))
+        return opened[-1]
+
+    yield open_page
+    for page in opened:
+        page.close()
+
+
+def similar(service: str, article_id: str, query: str = "k=5") -> list[dict[str, Any]]:
+    status, answer = call(f"{service}/v1/articles/{article_id}/similar?{query}")
+    assert status == 200
+    return answer["items"]
+
+
+# -- tests -----------------------------------------------------------------------------------
+
+
+def test_two_blocks_render_the_api_items_in_order(watched, host, service, articles):
+    w = watched()
+    w.page.goto(host + "/index.html")
+    w.ready(2)
+    for selector, article_id in (("#ar", articles["ar_id"]), ("#en", EN_ID)):
+        expected = similar(service, article_id)
+        shown = w.block(selector)["items"]
+        assert [i["id"] for i in shown] == [i["id"] for i in expected]
+        assert [i["headline"] for i in shown] == [i["headline"] for i in expected]
+        for item, want in zip(shown, expected):
+            assert item["source"] == want["source"] and item["datetime"] == want["published_at"]
+            assert item["href"] == (want["url"] if want.get("url") else None)
+    assert len(w.similar_requests) == 2  # one request per block
+    assert w.page.eval_on_selector_all("style#sa-style", "nodes => nodes.length") == 1  # styles injected once
+    assert w.page.is_visible("#host-text") and w.page.is_visible("#after")
+    assert w.errors == [] and w.dialogs == []
+
+
+def test_arabic_block_is_rtl_and_english_block_ltr(watched, host):
+    w = watched(1280, 900)
+    w.page.goto(host + "/index.html")
+    w.ready(2)
+    ar, en = w.block("#ar"), w.block("#en")
+    assert (ar["dir"], ar["lang"], ar["direction"], ar["title"]) == ("rtl", "ar", "rtl", "مقالات مشابهة")
+    assert all(item["date"].startswith("قبل ") for item in ar["items"])
+    assert (en["dir"], en["lang"], en["direction"], en["title"]) == ("ltr", "en", "ltr", "Similar articles")
+    assert all(item["date"].endswith(" ago") for item in en["items"])
+    DOCS.mkdir(exist_ok=True)
+    w.page.locator("#ar").screenshot(path=str(DOCS / "widget-ar-desktop.png"))
+
+    phone = watched(360, 780)
+    phone.page.goto(host + "/index.html")
+    phone.ready(2)
+    phone.page.locator("#en").scroll_into_view_if_needed()
+    box = phone.page.locator("#en").bounding_box()
+    assert box["width"] <= 360 - 2 * 16 + 1
+    assert phone.page.evaluate("document.documentElement.scrollWidth") <= 360  # nothing overflows sideways
+    phone.page.locator("#en").screenshot(path=str(DOCS / "widget-en-phone.png"))
+    assert w.errors == [] and phone.errors == []
+
+
+def test_hostile_headline_stays_text(watched, host):
+    w = watched()
+    w.page.goto(host + "/index.html")
+    w.ready(2)
+    en = w.block("#en")
+    hostile = next(i for i in en["items"] if i["id"] == "en/storm/xss")
+    assert hostile["headline"] == XSS and hostile["tag"] == "SPAN"  # no URL: not a link
+    assert hostile["source"] == "<b>Evil</b> & Co"
+    assert en["images"] == 0 and w.page.eval_on_selector_all("main img", "n => n.length") == 0
+    w.page.wait_for_timeout(300)
+    assert w.dialogs == [] and w.errors == []
+
+
+def test_block_of_an_unreachable_service_disappears(watched, host):
+    w = watched()
+    w.page.goto(host + "/down.html")
+    w.ready(1)
+    w.page.wait_for_selector("#dead", state="detached", timeout=10_000)
+    assert w.page.is_visible("#ar") and w.page.is_visible("#host-text") and w.page.is_visible("#after")
+    assert w.errors == []
+
+
+def test_block_of_a_slow_service_gives_up_after_4_seconds(watched, host):
+    w = watched()
+    hanging: list[Any] = []
+    w.page.route(re.compile(r"/v1/articles/en/storm/1/similar"), lambda route: hanging.append(route))  # no answer
+    started = time.monotonic()
+    w.page.goto(host + "/index.html")
+    w.ready(1)
+    w.page.wait_for_selector("#en", state="detached", timeout=15_000)
+    assert time.monotonic() - started >= 3.5 and hanging
+    assert w.page.is_visible("#ar") and w.page.is_visible("#after")
+    assert w.errors == []
+
+
+def test_data_attributes(watched, host, service):
+    w = watched()
+    w.page.goto(host + "/options.html")
+    w.ready(2)
+    opts = w.block("#opts")
+    assert len(opts["items"]) == 2 and opts["title"] == "Read also"
+    assert (opts["dir"], opts["lang"]) == ("rtl", "ar") and "sa-dark" in opts["cls"]
+    assert opts["background"] == "rgb(22, 23, 27)"  # the dark preset
+    assert any("profile=widget" in url for url in w.similar_requests)
+    assert [i["id"] for i in w.block("#prof")["items"]] == [i["id"] for i in similar(service, EN_ID, "profile=widget")]
+    # data-lang wins over the articles' language and the page's <html lang>
+    w.page.goto(host + "/lang.html")
+    w.ready(1)
+    fr = w.block("#ar")
+    assert (fr["dir"], fr["title"]) == ("ltr", "Articles similaires") and fr["items"][0]["date"].startswith("il y a")
+    assert w.errors == []
+
+
+def test_theme_variables_apply(watched, host):
+    w = watched()
+    w.page.goto(host + "/index.html")
+    w.ready(2)
+    colour = w.page.evaluate("""() => { const host = document.querySelector('#en');
+        host.style.setProperty('--sa-accent', 'rgb(0, 128, 0)');
+        return getComputedStyle(host.querySelector('.sa-source')).color; }""")
+    assert colour == "rgb(0, 128, 0)"
+
+
+def test_iframe_page(watched, host, service):
+    w = watched()
+    response = w.page.goto(f"{service}/widget/{EN_ID}?k=3")
+    assert response.status == 200
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "script-src" not in policy
+    assert w.page.eval_on_selector(".sa-block", "b => getComputedStyle(b).borderTopWidth") == "3px"  # style allowed
+    en = w.block(".sa-block")
+    assert en["dir"] == "ltr" and [i["id"] for i in en["items"]] == [i["id"] for i in similar(service, EN_ID, "k=3")]
+    assert en["items"][0]["headline"] == XSS and en["images"] == 0
+    assert w.page.goto(f"{service}/widget/no/such/article").status == 404
+    # embedded in a host page on another origin
+    w.page.goto(host + "/iframe.html")
+    frame = w.page.frame_locator("#frame")
+    assert frame.locator(".sa-item").count() == len(en["items"])
+    assert w.errors == [] and w.dialogs == []
+
+
+def test_server_dates_match_the_browsers(watched):
+    """The iframe page's relative dates (Python) read as the widget's (Intl.RelativeTimeFormat)."""
+    w = watched()
+    w.page.set_content("<p>dates</p>")
+    counts = {"minute": [1, 2, 3, 11, 59], "hour": [1, 2, 3, 11, 23], "day": [1, 2, 3, 6], "week": [1, 2, 3, 4],
+              "month": [1, 2, 3, 10, 11, 12], "year": [1, 2, 3, 10, 11, 100, 101, 103, 111]}
+    sizes = dict(UNITS)
+    cases = [(lang, unit, n) for lang in ("ar", "en") for unit, ns in counts.items() for n in ns]
+    browser_says = w.page.evaluate(
+        "cases => cases.map(([lang, unit, n]) => new Intl.RelativeTimeFormat(lang, {numeric: 'always'}).format(-n, unit))",
+        cases)
+    now = time.time()
+    moment = datetime.fromtimestamp(now, timezone.utc)
+    for (lang, unit, n), expected in zip(cases, browser_says):
+        iso = datetime.fromtimestamp(now - n * sizes[unit] - 1, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert relative_time(iso, lang, moment) == expected, (lang, unit, n)
+
+
+def test_demo_page_shows_the_block_of_the_picked_article(watched, service, articles):
+    w = watched()
+    w.page.goto(service + "/")
+    w.page.wait_for_selector("#block [data-sa-state=ready] .sa-item")
+    w.page.locator("#articles li", has_text=ENGLISH[1]["headline"]).click()
+    w.page.wait_for_selector(f"#block [data-article-id='{ENGLISH[1]['id']}'][data-sa-state=ready]")
+    shown = w.block("#block .sa-block")
+    assert [i["id"] for i in shown["items"]] == [i["id"] for i in similar(service, ENGLISH[1]["id"], "k=10")]
+    assert shown["dir"] == "ltr" and w.page.text_content("#chosen") == ENGLISH[1]["headline"]
+    w.page.screenshot(path="/tmp/demo-check.png")
+    assert w.errors == []

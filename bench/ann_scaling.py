@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from index.embedders import normalize_rows  # noqa: E402
-from index.vectors import VectorIndex, ivf_lists, new_index  # noqa: E402
+from index.vectors import VectorIndex, ivf_lists, ivf_probes, new_index  # noqa: E402
 
 DIM = 384
 # Noise around each topic centre: a point keeps cosine ~0.7 with its centre and ~0.5 with its
@@ -66,11 +66,12 @@ def main() -> None:
         ivf_bytes = len(ivf.to_bytes())
         print(f"n={n:,}: flat {flat_seconds * 1000:.2f} ms/query, {flat_bytes / n:.0f} bytes/article; "
               f"IVF nlist={ivf_lists(n)} built in {build_seconds:.0f} s, {ivf_bytes / n:.0f} bytes/article")
-        for nprobe in (8, 16, 32, 64, 128, 256):
+        for nprobe in sorted({8, 16, 32, 64, 128, 256, ivf_probes(ivf_lists(n))}):
             ivf.set_nprobe(nprobe)
             approx, seconds = timed_search(ivf, queries, 10)
             recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)])
-            print(f"  nprobe {nprobe:3d}: recall@10 {recall:.3f}  {seconds * 1000:.2f} ms/query  "
+            chosen = " (the service's choice)" if nprobe == ivf_probes(ivf_lists(n)) else ""
+            print(f"  nprobe {nprobe:3d}{chosen}: recall@10 {recall:.3f}  {seconds * 1000:.2f} ms/query  "
                   f"speed-up vs flat {flat_seconds / seconds:.1f}x")
         del flat, ivf, vectors
 

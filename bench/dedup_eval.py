@@ -56,6 +56,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=0, help="only the first N articles (0: all)")
     parser.add_argument("--sample", type=int, default=30, help="predicted pairs to print for judging")
+    parser.add_argument("--keep", default=None, help="build the data folder here and keep it (for bench/load.py)")
     args = parser.parse_args()
 
     rows = saudinewsnet()
@@ -65,7 +66,7 @@ def main() -> None:
     by_id = {r["id"]: r for r in rows}
 
     with tempfile.TemporaryDirectory() as tmp:
-        engine = Engine(Path(tmp), embedding_cache=CACHE)
+        engine = Engine(Path(args.keep or tmp), embedding_cache=CACHE)
         started = time.perf_counter()
         for start in range(0, len(articles), 500):
             engine.upsert(articles[start : start + 500])

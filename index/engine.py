@@ -11,6 +11,7 @@ import logging
 import os
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 SELF_CHECK_SAMPLE = 20
 MAX_PINS = 20
 WHY_LEAD_WORDS = 60
+NEIGHBOUR_BODY_CHARS = 1500
+ANSWER_CACHE_SIZE = 2048  # comfortably more than WHY_LEAD_WORDS words
 # Nearest neighbours checked for text reuse: candidates for duplicates and story links (never all pairs).
 DUPLICATE_CANDIDATES = 50
 STORY_CANDIDATES = 20
@@ -72,6 +75,29 @@ class Neighbour:
 
     def to_dict(self) -> dict[str, Any]:
         return {**public_fields(self.stored), **self.relation.to_dict()}
+
+
+class LruCache:
+    """A small thread-safe least-recently-used map."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        return None
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
 
 
 @dataclass(frozen=True)
@@ -150,6 +176,8 @@ class Engine:
         self._loaded = False
         self._load_lock = threading.Lock()
         self.on_embed: Callable[[int, float], None] | None = None  # (texts, seconds): for metrics
+        # Answers of GET similar until the next write anywhere (the store's generation) or version.
+        self._answers = LruCache(ANSWER_CACHE_SIZE)
         self._common = from_blob(self.store.get_meta("common_shingles"))
 
     # -- embedding -----------------------------------------------------------------------
@@ -356,7 +384,8 @@ class Engine:
     def _neighbours(self, fp: Fingerprint, vector: np.ndarray, depth: int, exclude_key: int | None) -> list[Neighbour]:
         """The `depth` nearest stored articles (best first) with their relation to the query."""
         hits = [h for h in self._search(vector, depth + 1) if h[0] != exclude_key][:depth]
-        found = self.store.get_by_keys([key for key, _ in hits])
+        # Neighbours need their metadata, fingerprints and a lead (for the why), not whole bodies.
+        found = self.store.get_by_keys([key for key, _ in hits], body_chars=NEIGHBOUR_BODY_CHARS)
         return [
             Neighbour(found[key], relate(fp, found[key].fingerprint, score, self._common, self.related_floor))
             for key, score in hits
@@ -382,7 +411,9 @@ class Engine:
                 others = [n for n in ranked if n.relation.relation not in DUPLICATES
                           and not (query.story_id and n.story_id == query.story_id)]
                 groups = collapse(others, query.source)
-            if len(groups) >= wanted or depth >= size:
+            # Hits come best first: once the deepest is under the floor, no deeper one can pass.
+            floor = max(self.related_floor, options.min_score if options.min_score is not None else -1.0)
+            if len(groups) >= wanted or depth >= size or (found and found[-1].score < floor):
                 break
             depth = min(size, depth * 4)
         if options.diversity and len(groups) > 1:
@@ -430,10 +461,17 @@ class Engine:
         Keyword overrides (k=5, section="sport" ...) are checked like request parameters.
         """
         options = options_from(overrides, options or SimilarOptions(), {})
+        self.sync()
+        key = (article_id, options, self.store.generation(), self._meta.version if self._meta else None)
+        cached = self._answers.get(key)
+        if cached is not None:
+            return cached
         stored = self.get(article_id)
         items = self._similar_items(self._query_of(stored), options)
-        return {"article": {"id": stored.article.id, "headline": stored.article.headline, "story_id": stored.story_id},
-                "items": items}
+        answer = {"article": {"id": stored.article.id, "headline": stored.article.headline, "story_id": stored.story_id},
+                  "items": items}
+        self._answers.put(key, answer)
+        return answer
 
     def similar_to_text(self, headline: str, body: str = "", options: SimilarOptions | None = None,
                         **overrides: Any) -> dict[str, Any]:

@@ -37,7 +37,9 @@ def without(hashes: np.ndarray, common: np.ndarray) -> np.ndarray:
     """`hashes` minus the sorted array `common`."""
     if not len(common) or not len(hashes):
         return hashes
-    return hashes[~np.isin(hashes, common, assume_unique=True)]
+    # Both sorted: a binary search per hash is much faster than np.isin on these small sets.
+    positions = np.minimum(np.searchsorted(common, hashes), len(common) - 1)
+    return hashes[common[positions] != hashes]
 
 
 def containment(a: np.ndarray, b: np.ndarray, common: np.ndarray = EMPTY) -> float:

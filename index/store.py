@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS articles (
     headline_shingles BLOB,
     story_id     TEXT                                -- shared by duplicates and near-duplicates
 );
-CREATE INDEX IF NOT EXISTS articles_story ON articles (story_id);
+
 CREATE TABLE IF NOT EXISTS meta (
     name  TEXT PRIMARY KEY,
     value BLOB
@@ -124,6 +124,7 @@ class ArticleStore:
             for column, kind in _ADDED_COLUMNS.items():
                 if column not in present:
                     self._conn.execute(f"ALTER TABLE articles ADD COLUMN {column} {kind}")
+            self._conn.execute("CREATE INDEX IF NOT EXISTS articles_story ON articles (story_id)")
 
     def close(self) -> None:
         with self._lock:
@@ -131,14 +132,26 @@ class ArticleStore:
 
     @contextmanager
     def _transaction(self, mode: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
+        """A transaction; every write one (IMMEDIATE) also bumps the store's generation."""
         with self._lock:
             self._conn.execute(f"BEGIN {mode}")
             try:
                 yield self._conn
+                if mode == "IMMEDIATE":
+                    self._conn.execute(
+                        "INSERT INTO meta (name, value) VALUES ('generation', 1) "
+                        "ON CONFLICT(name) DO UPDATE SET value = value + 1"
+                    )
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+
+    def generation(self) -> int:
+        """A number that changes with every write by any process (answers cached before are stale)."""
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE name = 'generation'").fetchone()
+        return int(row[0]) if row else 0
 
     def upsert(self, articles: Sequence[Article], embed_keys: Sequence[str], fingerprints: Sequence[Fingerprint]) -> None:
         """Insert or replace articles by id, in one transaction, logging each change.
@@ -205,15 +218,20 @@ class ArticleStore:
         with self._lock:
             return [r[0] for r in self._conn.execute("SELECT id FROM articles")]
 
-    def get_by_keys(self, keys: Sequence[int]) -> dict[int, StoredArticle]:
-        """The stored articles among `keys` (missing keys are simply absent from the answer)."""
+    def get_by_keys(self, keys: Sequence[int], body_chars: int | None = None) -> dict[int, StoredArticle]:
+        """The stored articles among `keys` (missing keys are simply absent from the answer).
+
+        Args:
+            body_chars: read only the start of each body (enough for a lead), not all of it.
+        """
         found: dict[int, StoredArticle] = {}
         keys = [int(k) for k in keys]
+        columns = _COLUMNS if body_chars is None else _COLUMNS.replace(" body,", f" substr(body, 1, {int(body_chars)}) AS body,")
         with self._lock:
             for start in range(0, len(keys), 500):
                 chunk = keys[start : start + 500]
                 marks = ",".join("?" * len(chunk))
-                for row in self._conn.execute(f"SELECT {_COLUMNS} FROM articles WHERE key IN ({marks})", chunk):
+                for row in self._conn.execute(f"SELECT {columns} FROM articles WHERE key IN ({marks})", chunk):
                     found[row["key"]] = _row_to_stored(row)
         return found
 

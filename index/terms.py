@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from .normalize import normalize
 
@@ -33,18 +34,27 @@ def match_key(normalized_word: str) -> str:
     return normalized_word
 
 
-def content_words(text: str) -> list[tuple[str, str]]:
-    """(match key, surface form) for each word that is not a stop word, a number or a single letter."""
+@lru_cache(maxsize=8192)
+def content_words(text: str) -> tuple[tuple[str, str], ...]:
+    """(match key, surface form) for each word that is not a stop word, a number or a single letter.
+
+    Cached: the same headlines and leads come back in request after request.
+    """
+    surfaces = _TOKEN.findall(text)
+    # One normalize() call for all words: \x01 survives every rule and keeps them apart.
+    normalized_words = normalize("\x01".join(surfaces)).split("\x01") if surfaces else []
+    if len(normalized_words) != len(surfaces):  # a rule merged or split words: fall back to one by one
+        normalized_words = [normalize(w) for w in surfaces]
     words = []
-    for surface in _TOKEN.findall(text):
-        normalized = normalize(surface)
+    for surface, normalized in zip(surfaces, normalized_words):
+        normalized = normalized.strip()
         if len(normalized) < 3 or normalized.isdigit() or normalized in STOP_WORDS:
             continue
         key = match_key(normalized)
         if key in STOP_WORDS:
             continue
         words.append((key, surface))
-    return words
+    return tuple(words)
 
 
 def shared_terms(a: str, b: str, limit: int = MAX_TERMS) -> list[str]:

@@ -104,6 +104,8 @@ def loaded(client, sample_rows):
 
 def test_pins_come_first_and_disappear_with_their_article(client, loaded):
     target, pin_a, pin_b = loaded[0]["id"], loaded[15]["id"], loaded[16]["id"]
+    before = client.get(f"/v1/articles/{target}/similar?k=4").get_json()["items"]  # cached until the next write
+    assert not any(i["pinned"] for i in before)
     response = post(client, f"/v1/articles/{target}/pins", {"ids": [pin_b, pin_a]}, method="put")
     assert response.get_json() == {"article_id": target, "ids": [pin_b, pin_a]}
     items = client.get(f"/v1/articles/{target}/similar?k=4").get_json()["items"]

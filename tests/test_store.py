@@ -75,3 +75,23 @@ def test_meta_values(tmp_path):
     assert store.get_meta("x") is None
     store.set_meta("x", b"\x01\x02")
     assert store.get_meta("x") == b"\x01\x02"
+
+
+def test_a_store_from_before_fingerprints_and_stories_is_migrated(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE articles (key INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, headline TEXT NOT NULL,"
+        " body TEXT NOT NULL, url TEXT, source TEXT, published_at TEXT, language TEXT, section TEXT, tags TEXT NOT NULL,"
+        " embed_key TEXT NOT NULL, updated_at TEXT NOT NULL);"
+        "INSERT INTO articles (id, headline, body, tags, embed_key, updated_at) VALUES ('x', 'h', 'b', '[]', 'e', 'now');"
+    )
+    old.commit()
+    old.close()
+    store = ArticleStore(path)
+    migrated = store.get("x")
+    assert migrated.fingerprint is None and migrated.story_id == "x"
+    store.upsert([article(2)], ["e2"], fps(article(2)))
+    assert store.get("a2").fingerprint is not None

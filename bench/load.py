@@ -1,0 +1,143 @@
+"""Load test: gunicorn on 127.0.0.1 over an indexed corpus, mixed traffic for a bounded time.
+
+Phases, each for --seconds: GET /healthz only; GET similar only; then a mix of 90% GET similar,
+5% ingests (new articles, embedded on the fly) and 5% draft checks (POST /v1/duplicates, which run
+the model). Prints throughput, p50/p99 latency and errors per request type, and the similar/healthz
+throughput ratio. The data folder is built beforehand, e.g. by `bench/dedup_eval.py --keep DIR`.
+
+    python bench/load.py --data DIR [--workers 2] [--clients 8] [--seconds 30]
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def request(port: int, method: str, path: str, body: dict | None = None) -> tuple[int, float]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    started = time.perf_counter()
+    try:
+        data = json.dumps(body).encode() if body is not None else None
+        connection.request(method, path, body=data, headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        response.read()
+        status = response.status
+    except OSError:
+        status = 0
+    finally:
+        connection.close()
+    return status, time.perf_counter() - started
+
+
+def run_phase(port: int, clients: int, seconds: float, pick) -> dict[str, list]:
+    """`clients` threads send pick() requests until `seconds` have passed (bounded in time)."""
+    results: dict[str, list] = defaultdict(list)
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def client(seed: int) -> None:
+        rng = random.Random(seed)
+        while time.monotonic() < deadline:
+            kind, method, path, body = pick(rng)
+            status, elapsed = request(port, method, path, body)
+            with lock:
+                results[kind].append((status, elapsed))
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def report(name: str, results: dict[str, list], seconds: float) -> dict[str, float]:
+    throughput = {}
+    for kind, samples in sorted(results.items()):
+        times = sorted(t for _, t in samples)
+        errors = sum(1 for s, _ in samples if s == 0 or s >= 500)
+        throughput[kind] = len(samples) / seconds
+        p99 = times[min(len(times) - 1, int(0.99 * len(times)))]
+        print(f"{name:8s} {kind:10s} {len(samples):6d} req  {len(samples) / seconds:7.1f} req/s  "
+              f"p50 {statistics.median(times) * 1000:7.1f} ms  p99 {p99 * 1000:7.1f} ms  errors {errors}")
+    return throughput
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True, help="an indexed data folder")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=30)
+    args = parser.parse_args()
+
+    port = free_port()
+    env = {**os.environ, "DATA_DIR": args.data, "RATE_LIMIT": "off", "JSON_LOGS": "1"}
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("gunicorn")), "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
+         "--threads", "4", "--timeout", "600", "service.wsgi:app"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(600):
+            if request(port, "GET", "/readyz")[0] == 200:
+                break
+            if server.poll() is not None:
+                raise SystemExit(f"gunicorn exited with code {server.returncode}; run it by hand to see why")
+            time.sleep(0.5)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        connection.request("GET", "/v1/articles?limit=100")
+        ids = [a["id"] for a in json.loads(connection.getresponse().read())["items"]]
+        connection.request("GET", "/v1/articles?limit=100&offset=5000")
+        ids += [a["id"] for a in json.loads(connection.getresponse().read())["items"]]
+        connection.request("GET", "/healthz")
+        health = json.loads(connection.getresponse().read())
+        connection.close()
+        print(f"gunicorn {args.workers} workers x 4 threads, {args.clients} clients, {args.seconds:g} s a phase; "
+              f"index: {health['indexed']} articles ({health['index_type']}), model {health['model']}")
+        similar = lambda rng: ("similar", "GET", f"/v1/articles/{quote(rng.choice(ids), safe='')}/similar?k=10", None)
+        counter = iter(range(10**9))
+
+        def mixed(rng):
+            roll = rng.random()
+            if roll < 0.05:
+                n = next(counter)
+                return ("ingest", "POST", "/v1/articles", {
+                    "id": f"load-{os.getpid()}-{n}", "headline": f"خبر تجريبي رقم {n} عن حركة المرور في الرياض",
+                    "body": f"أعلنت الإدارة العامة للمرور اليوم عن خطة جديدة رقم {n} لتنظيم الحركة في الطرق الرئيسية."})
+            if roll < 0.10:
+                return ("draft", "POST", "/v1/duplicates", {
+                    "headline": f"مسودة {rng.randrange(10**6)}: وزارة الصحة تعلن عن حملة تطعيم جديدة"})
+            return similar(rng)
+
+        healthz = report("healthz", run_phase(port, args.clients, args.seconds,
+                                              lambda rng: ("healthz", "GET", "/healthz", None)), args.seconds)
+        alone = report("similar", run_phase(port, args.clients, args.seconds, similar), args.seconds)
+        report("mixed", run_phase(port, args.clients, args.seconds, mixed), args.seconds)
+        print(f"GET similar throughput / GET /healthz throughput: {alone['similar'] / healthz['healthz']:.2f}")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()

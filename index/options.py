@@ -38,19 +38,20 @@ class SimilarOptions:
 OPTION_NAMES = frozenset(f.name for f in fields(SimilarOptions)) | {"profile"}
 
 
-def _number(value: Any, name: str, low: float, high: float | None = None, integer: bool = False) -> float:
+def number(value: Any, name: str, low: float, high: float | None = None, integer: bool = False) -> float:
+    """A number (from JSON or a query string) within [low, high]; InvalidInput naming `name` otherwise."""
     if isinstance(value, bool):
         raise InvalidInput(f"'{name}' must be a number", name)
     try:
-        number = float(value)
+        parsed = float(value)
     except (TypeError, ValueError):
         raise InvalidInput(f"'{name}' must be a number", name)
-    if number != number or (integer and number != int(number)):  # NaN, or a fraction for an integer
+    if parsed != parsed or (integer and parsed != int(parsed)):  # NaN, or a fraction for an integer
         raise InvalidInput(f"'{name}' must be {'an integer' if integer else 'a number'}", name)
-    if number < low or (high is not None and number > high):
+    if parsed < low or (high is not None and parsed > high):
         raise InvalidInput(f"'{name}' must be between {low:g} and {high:g}" if high is not None
                            else f"'{name}' must be at least {low:g}", name)
-    return int(number) if integer else number
+    return int(parsed) if integer else parsed
 
 
 def _text(value: Any, name: str) -> str:
@@ -79,7 +80,7 @@ def _moment(value: Any, name: str) -> str:
 
 
 _PARSERS = {
-    "k": lambda v, n: _number(v, n, 1, MAX_K, integer=True),
+    "k": lambda v, n: number(v, n, 1, MAX_K, integer=True),
     "duplicates": lambda v, n: _choice(v, n, DUPLICATE_MODES),
     "language": _text,
     "section": _text,
@@ -88,10 +89,10 @@ _PARSERS = {
     "exclude": _ids,
     "since": _moment,
     "until": _moment,
-    "max_age_days": lambda v, n: _number(v, n, 0),
-    "min_score": lambda v, n: _number(v, n, -1, 1),
-    "recency_half_life_days": lambda v, n: _number(v, n, 0),
-    "diversity": lambda v, n: _number(v, n, 0, 1),
+    "max_age_days": lambda v, n: number(v, n, 0),
+    "min_score": lambda v, n: number(v, n, -1, 1),
+    "recency_half_life_days": lambda v, n: number(v, n, 0),
+    "diversity": lambda v, n: number(v, n, 0, 1),
 }
 
 

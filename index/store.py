@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 from .article import Article
 from .overlap import from_blob, to_blob
@@ -204,15 +204,7 @@ class ArticleStore:
 
     def get_many(self, article_ids: Sequence[str]) -> dict[str, StoredArticle]:
         """The stored articles among `article_ids`, by id."""
-        found: dict[str, StoredArticle] = {}
-        ids = list(article_ids)
-        with self._lock:
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                for row in self._conn.execute(f"SELECT {_COLUMNS} FROM articles WHERE id IN ({marks})", chunk):
-                    found[row["id"]] = _row_to_stored(row)
-        return found
+        return {s.article.id: s for s in self._rows_where_in("id", list(article_ids), _COLUMNS)}
 
     def all_ids(self) -> list[str]:
         with self._lock:
@@ -224,15 +216,18 @@ class ArticleStore:
         Args:
             body_chars: read only the start of each body (enough for a lead), not all of it.
         """
-        found: dict[int, StoredArticle] = {}
-        keys = [int(k) for k in keys]
         columns = _COLUMNS if body_chars is None else _COLUMNS.replace(" body,", f" substr(body, 1, {int(body_chars)}) AS body,")
+        return {s.key: s for s in self._rows_where_in("key", [int(k) for k in keys], columns)}
+
+    def _rows_where_in(self, column: str, values: list[Any], columns: str) -> list[StoredArticle]:
+        """Articles whose `column` is one of `values`, read in chunks that SQLite's parameter limit allows."""
+        found: list[StoredArticle] = []
         with self._lock:
-            for start in range(0, len(keys), 500):
-                chunk = keys[start : start + 500]
+            for start in range(0, len(values), 500):
+                chunk = values[start : start + 500]
                 marks = ",".join("?" * len(chunk))
-                for row in self._conn.execute(f"SELECT {columns} FROM articles WHERE key IN ({marks})", chunk):
-                    found[row["key"]] = _row_to_stored(row)
+                rows = self._conn.execute(f"SELECT {columns} FROM articles WHERE {column} IN ({marks})", chunk)
+                found.extend(_row_to_stored(row) for row in rows)
         return found
 
     def count(self) -> int:

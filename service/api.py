@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, request
 from index.article import validate_article, validate_draft
 from index.engine import Engine
 from index.errors import InvalidInput
-from index.options import SimilarOptions, options_from
+from index.options import SimilarOptions, number, options_from
 
 from .security import rate_limited, requires_key
 
@@ -36,19 +36,8 @@ def json_body() -> Any:
 
 
 def int_arg(args: Any, name: str, default: int, low: int, high: int) -> int:
-    """An integer query or body parameter within [low, high]."""
-    raw = args.get(name, default)
-    if isinstance(raw, bool):
-        raise InvalidInput(f"'{name}' must be an integer", name)
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        raise InvalidInput(f"'{name}' must be an integer", name)
-    if isinstance(raw, float) and raw != value:
-        raise InvalidInput(f"'{name}' must be an integer", name)
-    if not low <= value <= high:
-        raise InvalidInput(f"'{name}' must be between {low} and {high}", name)
-    return value
+    """An integer query parameter within [low, high] (the rules of the similar-stories options)."""
+    return int(number(args.get(name, default), name, low, high, integer=True))
 
 
 @bp.post("/articles")

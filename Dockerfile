@@ -5,7 +5,8 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     DATA_DIR=/data \
     HOST=0.0.0.0 \
-    PORT=8080
+    PORT=8080 \
+    PROMETHEUS_MULTIPROC_DIR=/tmp/metrics
 
 WORKDIR /app
 COPY requirements.txt .
@@ -17,7 +18,7 @@ COPY index/ index/
 COPY service/ service/
 COPY sample/ sample/
 
-RUN useradd --system --uid 10001 app && mkdir -p /data && chown app /data
+RUN useradd --system --uid 10001 app && mkdir -p /data /tmp/metrics && chown app /data /tmp/metrics
 USER app
 VOLUME ["/data"]
 EXPOSE 8080

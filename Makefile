@@ -35,7 +35,8 @@ serve: install
 	$(PY) -m service serve --port $(PORT)
 
 serve-prod: install
-	$(VENV)/bin/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WORKERS) --threads 4 --timeout 600 'service.wsgi:app'
+	rm -rf $(DATA_DIR)/.metrics && mkdir -p $(DATA_DIR)/.metrics
+	PROMETHEUS_MULTIPROC_DIR=$(DATA_DIR)/.metrics $(VENV)/bin/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WORKERS) --threads 4 --timeout 600 'service.wsgi:app'
 
 test: install
 	$(PY) -m pytest

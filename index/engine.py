@@ -24,7 +24,7 @@ from .article import Article
 from .embedders import DEFAULT_MODEL, Embedder, create_embedder
 from .embedding_cache import EmbeddingCache, embed_key
 from .errors import EngineError, IndexCorrupt, InvalidInput, ModelMismatch, NotFound
-from .options import MAX_K, SimilarOptions, options_from
+from .options import SimilarOptions, options_from
 from .overlap import common_shingles, from_blob, to_blob, without
 from .relations import DUPLICATES, Fingerprint, Relation, default_floor, fingerprint, relate
 from .ranking import days_between, mmr, recency_factor

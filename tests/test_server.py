@@ -1,5 +1,8 @@
 """A real server process on 127.0.0.1, started the way operations start it."""
 import json
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
 import os
 import socket
 import subprocess
@@ -29,17 +32,22 @@ def call(url: str, doc=None, method=None):
         return err.code, json.loads(err.read())
 
 
-@pytest.fixture
-def server(tmp_path, few):
+@contextmanager
+def running_server(data_dir: Path, rows: list[dict], **env_overrides: str) -> Iterator[str]:
+    """`python -m service ingest` the rows, then `serve` on a free port of 127.0.0.1; yields its base URL."""
     port = free_port()
-    env = {**os.environ, "DATA_DIR": str(tmp_path / "data"), "EMBEDDING_CACHE": str(TEST_CACHE), "PORT": str(port)}
-    source = tmp_path / "few.jsonl"
-    source.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in few), encoding="utf-8")
-    subprocess.run([sys.executable, "-m", "service", "ingest", str(source)], env=env, cwd=ROOT, check=True)
-    process = subprocess.Popen([sys.executable, "-m", "service", "serve"], env=env, cwd=ROOT)
+    env = {**os.environ, "DATA_DIR": str(data_dir), "EMBEDDING_CACHE": str(TEST_CACHE), "PORT": str(port),
+           **env_overrides}
+    data_dir.mkdir(parents=True, exist_ok=True)
+    source = data_dir.parent / "articles.jsonl"
+    source.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    subprocess.run([sys.executable, "-m", "service", "ingest", str(source)], env=env, cwd=ROOT, check=True,
+                   capture_output=True)
+    process = subprocess.Popen([sys.executable, "-m", "service", "serve"], env=env, cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
+        for _ in range(600):
             try:
                 call(base + "/healthz")
                 break
@@ -49,6 +57,12 @@ def server(tmp_path, few):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture
+def server(tmp_path, few):
+    with running_server(tmp_path / "data", few) as base:
+        yield base
 
 
 def test_real_server_answers_the_api(server, few):

@@ -7,14 +7,9 @@ from __future__ import annotations
 
 import functools
 import http.server
-import json
-import os
 import re
-import subprocess
-import sys
 import threading
 import time
-import urllib.error
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -23,8 +18,8 @@ import pytest
 
 from service.widget import UNITS, relative_time
 
-from .conftest import ROOT, TEST_CACHE
-from .test_server import call, free_port
+from .conftest import ROOT
+from .test_server import call, free_port, running_server
 from .test_widget import ENGLISH, XSS
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -51,31 +46,12 @@ def articles(sample_rows) -> dict[str, Any]:
 def service(tmp_path_factory, articles) -> Iterator[str]:
     """`python -m service ingest` then `serve` on 127.0.0.1, with the hostile article pinned in the English block."""
     tmp = tmp_path_factory.mktemp("widget-service")
-    port = free_port()
-    env = {**os.environ, "DATA_DIR": str(tmp / "data"), "EMBEDDING_CACHE": str(TEST_CACHE), "PORT": str(port),
-           "RATE_LIMIT": "", "WIDGET_ORIGINS": ""}
-    source = tmp / "articles.jsonl"
-    source.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in articles["arabic"] + ENGLISH),
-                      encoding="utf-8")
-    subprocess.run([sys.executable, "-m", "service", "ingest", str(source)], env=env, cwd=ROOT, check=True,
-                   capture_output=True)
-    process = subprocess.Popen([sys.executable, "-m", "service", "serve"], env=env, cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(600):
-            try:
-                call(base + "/healthz")
-                break
-            except (urllib.error.URLError, ConnectionError):
-                time.sleep(0.1)
+    rows = articles["arabic"] + ENGLISH
+    with running_server(tmp / "data", rows, RATE_LIMIT="", WIDGET_ORIGINS="") as base:
         assert call(f"{base}/v1/articles/{EN_ID}/pins", {"ids": ["en/storm/xss"]}, method="PUT")[0] == 200
         for article_id in (articles["ar_id"], EN_ID):  # warm up: the widget gives up after 4 s
             assert call(f"{base}/v1/articles/{article_id}/similar?k=5")[0] == 200
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -1,7 +1,7 @@
 """What a similar-stories request may ask for, checked: filters, recency, diversity, profile."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 from .article import format_timestamp, parse_timestamp
@@ -28,14 +28,6 @@ class SimilarOptions:
     min_score: float | None = None
     recency_half_life_days: float = 0.0
     diversity: float = 0.0
-
-    @property
-    def filtered(self) -> bool:
-        return any(getattr(self, f) for f in ("language", "section", "source", "exclude_source", "since",
-                                               "until", "max_age_days", "min_score", "exclude"))
-
-
-OPTION_NAMES = frozenset(f.name for f in fields(SimilarOptions)) | {"profile"}
 
 
 def number(value: Any, name: str, low: float, high: float | None = None, integer: bool = False) -> float:

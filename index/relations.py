@@ -4,18 +4,19 @@ The text compared is the body when both articles have one, else the headline:
 - duplicate: the same text after normalisation (headlines may differ);
 - near_duplicate: text reuse, at least NEAR_DUPLICATE_OVERLAP of the smaller text's shingles
   (common boilerplate shingles ignored) appear in the other;
+  a headline compared alone that is itself common (a label such as "كاريكاتير") is no text reuse;
 - related: no text reuse, but an embedding score at or above RELATED_FLOOR.
 Below the floor two articles are `unrelated`: the similar-stories answer leaves them out.
 """
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .normalize import normalize
-from .overlap import EMPTY, containment, shingles
+from .overlap import EMPTY, containment, shingles, without
 
 # Measured (README, "Measured thresholds"). Overlap: bench/dedup_eval.py on SaudiNewsNet, where wire
 # copies across outlets have overlap >= 0.69 in 95% of cases and random pairs never reach 0.12.
@@ -28,6 +29,8 @@ RELATED_FLOOR = 0.86  # for e5-small-q4; another model's scores live on another 
 def default_floor(model: str) -> float:
     """The measured floor of the default model; no floor for a model nobody measured yet."""
     return RELATED_FLOOR if model == "e5-small-q4" else -1.0
+
+
 DUPLICATES = ("duplicate", "near_duplicate")
 
 
@@ -67,6 +70,14 @@ def fingerprint(headline: str, body: str) -> Fingerprint:
     )
 
 
+def without_common(fp: Fingerprint, common: np.ndarray) -> Fingerprint:
+    """`fp` without the corpus's common (boilerplate) shingles: clean once, then relate() with no `common`."""
+    if not len(common):
+        return fp
+    return replace(fp, body_shingles=without(fp.body_shingles, common),
+                   headline_shingles=without(fp.headline_shingles, common))
+
+
 def relate(a: Fingerprint, b: Fingerprint, score: float, common: np.ndarray = EMPTY,
            floor: float = RELATED_FLOOR) -> Relation:
     """The relation of two articles whose embeddings have cosine `score` (`floor`: the related floor)."""
@@ -74,7 +85,10 @@ def relate(a: Fingerprint, b: Fingerprint, score: float, common: np.ndarray = EM
         compared, same = "body", a.body_hash == b.body_hash
         overlap = 1.0 if same else containment(a.body_shingles, b.body_shingles, common)
     else:
-        compared, same = "headline", a.headline_hash == b.headline_hash
+        # A headline that many articles carry ("كاريكاتير" above a cartoon) is a label, not a story:
+        # its shingles are among the common ones, and two such articles share no text.
+        compared = "headline"
+        same = a.headline_hash == b.headline_hash and len(without(a.headline_shingles, common)) > 0
         overlap = 1.0 if same else containment(a.headline_shingles, b.headline_shingles, common)
     if same:
         name = "duplicate"

@@ -115,3 +115,17 @@ def test_outlet_boilerplate_does_not_make_near_duplicates(engine, sample_rows):
     answer = engine.duplicates(rows[0]["id"])
     assert answer["items"] == []
     assert len({engine.get(r["id"]).story_id for r in rows}) == 25
+
+
+def test_articles_sharing_only_a_label_headline_are_not_one_story(engine, sample_rows):
+    """Cartoons titled "كاريكاتير" with no body (42 of them in SaudiNewsNet): the label is learnt as
+    boilerplate at the rebuild, and a real story with a copied headline still counts as a duplicate."""
+    cartoons = [{"id": f"cartoon-{i}", "headline": "كاريكاتير", "source": f"outlet-{i % 3}"} for i in range(25)]
+    story = {"id": "story", "headline": "الكرملين يدعو إلى التهدئة في إقليم ناجورنو كاراباخ", "source": "a"}
+    copy = {**story, "id": "story-copy", "headline": "الكرملين يدعو إلى التهدئة في إقلیم ناجورنو کاراباخ", "source": "b"}
+    engine.upsert([validate_article(a) for a in cartoons + [story, copy]])
+    engine.rebuild()
+    assert engine.duplicates("cartoon-0")["items"] == []
+    assert len({engine.get(c["id"]).story_id for c in cartoons}) == 25
+    assert [i["id"] for i in engine.duplicates("story")["items"]] == ["story-copy"]
+    assert engine.get("story").story_id == engine.get("story-copy").story_id

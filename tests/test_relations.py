@@ -32,6 +32,19 @@ def test_headlines_are_compared_when_a_body_is_missing():
     assert result.compared == "headline" and result.relation == "duplicate"
 
 
+def test_a_headline_many_articles_carry_is_a_label_not_a_duplicate():
+    """SaudiNewsNet has 42 cartoons titled "كاريكاتير" with no body: they are not one story."""
+    from index.overlap import common_shingles
+
+    cartoon, other = fingerprint("كاريكاتير", ""), fingerprint("كاريكاتير", "")
+    assert relate(cartoon, other, score=1.0).relation == "duplicate"  # before boilerplate is learnt
+    common = common_shingles([cartoon.headline_shingles] * 20, 20)
+    result = relate(cartoon, other, score=1.0, common=common)
+    assert (result.relation, result.overlap) == ("related", 0.0)
+    story = fingerprint("إقليم ناجورنو كاراباخ: الكرملين يدعو للتهدئة", "")
+    assert relate(story, story, score=1.0, common=common).relation == "duplicate"
+
+
 def test_the_floor_is_the_measured_one_for_the_default_model_only():
     from index.relations import default_floor
 

@@ -25,8 +25,8 @@ from .embedders import DEFAULT_MODEL, Embedder, create_embedder
 from .embedding_cache import EmbeddingCache, embed_key
 from .errors import EngineError, IndexCorrupt, InvalidInput, ModelMismatch, NotFound
 from .options import SimilarOptions, options_from
-from .overlap import common_shingles, from_blob, to_blob, without
-from .relations import DUPLICATES, Fingerprint, Relation, default_floor, fingerprint, relate
+from .overlap import common_shingles, from_blob, to_blob
+from .relations import DUPLICATES, Fingerprint, Relation, default_floor, fingerprint, relate, without_common
 from .ranking import days_between, mmr, recency_factor
 from .stories import collapse, connected_groups, first_published
 from .terms import shared_terms
@@ -386,8 +386,10 @@ class Engine:
         hits = [h for h in self._search(vector, depth + 1) if h[0] != exclude_key][:depth]
         # Neighbours need their metadata, fingerprints and a lead (for the why), not whole bodies.
         found = self.store.get_by_keys([key for key, _ in hits], body_chars=NEIGHBOUR_BODY_CHARS)
+        query, common = without_common(fp, self._common), self._common
         return [
-            Neighbour(found[key], relate(fp, found[key].fingerprint, score, self._common, self.related_floor))
+            Neighbour(found[key], relate(query, without_common(found[key].fingerprint, common), score,
+                                         floor=self.related_floor))
             for key, score in hits
             if key in found and found[key].fingerprint is not None
         ]
@@ -400,7 +402,7 @@ class Engine:
         pins = self._pinned(query)[: options.k]
         wanted = options.k - len(pins)
         skip = options.exclude | {p.article.id for p in pins}
-        depth, size = 3 * options.k + 20, self.health_size()
+        depth, size = 2 * options.k + 10, self.health_size()
         while True:
             found = self._neighbours(query.fingerprint, query.vector, depth, query.key)
             kept = [n for n in found if n.article.id not in skip and _passes(n, options, query)]
@@ -637,11 +639,7 @@ class Engine:
         if not rows:
             return []
         position = {s.key: i for i, s in enumerate(rows)}
-        cleaned = [
-            replace(s.fingerprint, body_shingles=without(s.fingerprint.body_shingles, common),
-                    headline_shingles=without(s.fingerprint.headline_shingles, common))
-            for s in rows
-        ]
+        cleaned = [without_common(s.fingerprint, common) for s in rows]
         vectors = np.stack([index.vector(s.key) for s in rows])
         scores, keys = index.faiss_index.search(vectors, min(STORY_CANDIDATES + 1, len(rows)))
         links = []

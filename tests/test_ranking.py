@@ -35,6 +35,11 @@ def test_shared_terms_find_names_across_spellings_and_clitics():
     assert match_key("والكرملين") == match_key("الكرملين") == "كرملين"
 
 
+def test_shared_terms_keep_vowelled_words_whole():
+    """Harakat are combining marks, not word breaks: كَتَبَ is one word, matched as كتب."""
+    assert shared_terms("كَتَبَ الرئيسُ رسالةً مُطَوَّلَةً", "كتب الرئيس رسالة مطولة") == ["كَتَبَ الرئيسُ", "رسالةً مُطَوَّلَةً"]
+
+
 @pytest.mark.parametrize(
     "params, field",
     [

@@ -1,9 +1,12 @@
 """Load test: gunicorn on 127.0.0.1 over an indexed corpus, mixed traffic for a bounded time.
 
-Phases, each for --seconds: GET /healthz only; GET similar only; then a mix of 90% GET similar,
-5% ingests (new articles, embedded on the fly) and 5% draft checks (POST /v1/duplicates, which run
-the model). Prints throughput, p50/p99 latency and errors per request type, and the similar/healthz
-throughput ratio. The data folder is built beforehand, e.g. by `bench/dedup_eval.py --keep DIR`.
+Phases, each for --seconds: GET /healthz only; GET similar only, twice: "popular" picks articles
+the way news traffic does (Zipf over every stored id: a few hot stories, a long tail, so the answer
+cache helps as in production), "uniform" picks any stored id with equal chance (mostly first-time
+answers: the cost without the cache); then a mix of 90% popular GET similar, 5% ingests (new
+articles, embedded on the fly) and 5% draft checks (POST /v1/duplicates, which run the model).
+Prints throughput, p50/p99 latency and errors per request type, and the similar/healthz throughput
+ratios. The data folder is built beforehand, e.g. by `bench/dedup_eval.py --keep DIR`.
 
     python bench/load.py --data DIR [--workers 2] [--clients 8] [--seconds 30]
 """
@@ -11,10 +14,12 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
 import json
 import os
 import random
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -25,6 +30,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parents[1]
+ZIPF_EXPONENT = 1.0  # page views per article fall roughly as 1/rank
 
 
 def free_port() -> int:
@@ -104,17 +110,22 @@ def main() -> None:
             if server.poll() is not None:
                 raise SystemExit(f"gunicorn exited with code {server.returncode}; run it by hand to see why")
             time.sleep(0.5)
+        with sqlite3.connect(f"file:{Path(args.data) / 'articles.sqlite'}?mode=ro", uri=True) as db:
+            ids = sorted(row[0] for row in db.execute("SELECT id FROM articles"))
+        random.Random(0).shuffle(ids)  # popularity has nothing to do with the id
+        cumulative = list(itertools.accumulate(1 / rank**ZIPF_EXPONENT for rank in range(1, len(ids) + 1)))
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        connection.request("GET", "/v1/articles?limit=100")
-        ids = [a["id"] for a in json.loads(connection.getresponse().read())["items"]]
-        connection.request("GET", "/v1/articles?limit=100&offset=5000")
-        ids += [a["id"] for a in json.loads(connection.getresponse().read())["items"]]
         connection.request("GET", "/healthz")
         health = json.loads(connection.getresponse().read())
         connection.close()
         print(f"gunicorn {args.workers} workers x 4 threads, {args.clients} clients, {args.seconds:g} s a phase; "
               f"index: {health['indexed']} articles ({health['index_type']}), model {health['model']}")
-        similar = lambda rng: ("similar", "GET", f"/v1/articles/{quote(rng.choice(ids), safe='')}/similar?k=10", None)
+
+        def similar_to(article_id: str) -> tuple:
+            return ("similar", "GET", f"/v1/articles/{quote(article_id, safe='')}/similar?k=10", None)
+
+        popular = lambda rng: similar_to(rng.choices(ids, cum_weights=cumulative)[0])
+        uniform = lambda rng: similar_to(rng.choice(ids))
         counter = iter(range(10**9))
 
         def mixed(rng):
@@ -127,13 +138,15 @@ def main() -> None:
             if roll < 0.10:
                 return ("draft", "POST", "/v1/duplicates", {
                     "headline": f"مسودة {rng.randrange(10**6)}: وزارة الصحة تعلن عن حملة تطعيم جديدة"})
-            return similar(rng)
+            return popular(rng)
 
         healthz = report("healthz", run_phase(port, args.clients, args.seconds,
                                               lambda rng: ("healthz", "GET", "/healthz", None)), args.seconds)
-        alone = report("similar", run_phase(port, args.clients, args.seconds, similar), args.seconds)
+        hot = report("popular", run_phase(port, args.clients, args.seconds, popular), args.seconds)
+        cold = report("uniform", run_phase(port, args.clients, args.seconds, uniform), args.seconds)
         report("mixed", run_phase(port, args.clients, args.seconds, mixed), args.seconds)
-        print(f"GET similar throughput / GET /healthz throughput: {alone['similar'] / healthz['healthz']:.2f}")
+        for name, phase in (("popular", hot), ("uniform", cold)):
+            print(f"GET similar ({name}) throughput / GET /healthz throughput: {phase['similar'] / healthz['healthz']:.2f}")
     finally:
         server.terminate()
         server.wait(timeout=30)

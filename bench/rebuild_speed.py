@@ -3,7 +3,7 @@ unchanged corpus cost reading and indexing, not the model.
 
 Cold: a rebuild with an empty embedding cache (every article embedded). Warm: the same rebuild again.
 
-    python bench/rebuild_speed.py [--limit 500]
+    python bench/rebuild_speed.py [--limit 500] [--corpus sample|saudinewsnet]
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.corpora import saudinewsnet  # noqa: E402
 from index.article import validate_article  # noqa: E402
 from index.embedders import E5Embedder  # noqa: E402
 from index.engine import Engine  # noqa: E402
@@ -24,10 +25,15 @@ from index.engine import Engine  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--limit", type=int, default=500, help="articles of the bundled sample (0: all 2,451)")
+    parser.add_argument("--limit", type=int, default=500, help="the first N articles (0: all)")
+    parser.add_argument("--corpus", choices=("sample", "saudinewsnet"), default="sample",
+                        help="the bundled sample (2,451 articles) or ../shared/data/saudinewsnet (31k)")
     args = parser.parse_args()
-    with gzip.open(ROOT / "sample" / "ant_2017_feb_mar.jsonl.gz", "rt", encoding="utf-8") as f:
-        rows = [json.loads(line) for line in f]
+    if args.corpus == "saudinewsnet":
+        rows = saudinewsnet()
+    else:
+        with gzip.open(ROOT / "sample" / "ant_2017_feb_mar.jsonl.gz", "rt", encoding="utf-8") as f:
+            rows = [json.loads(line) for line in f]
     rows = rows[: args.limit] if args.limit else rows
     embedder = E5Embedder()
     with tempfile.TemporaryDirectory() as tmp:
@@ -37,7 +43,7 @@ def main() -> None:
         engine = Engine(Path(tmp) / "data", embedder=embedder, embedding_cache=Path(tmp) / "cache.sqlite")
         cold = engine.rebuild()
         warm = engine.rebuild()
-    print(f"corpus: {len(rows)} articles of the bundled sample, model {embedder.name}")
+    print(f"corpus: {len(rows)} articles of {args.corpus}, model {embedder.name}")
     print(f"cold rebuild: {cold.seconds:7.2f} s ({cold.embedded} embedded)")
     print(f"warm rebuild: {warm.seconds:7.2f} s ({warm.embedded} embedded, {warm.cached} from cache)")
     print(f"ratio cold/warm: {cold.seconds / warm.seconds:.0f}x")

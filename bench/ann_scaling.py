@@ -51,6 +51,8 @@ def live_vectors(data_dir: Path) -> np.ndarray:
     loaded = snapshots.load_live(data_dir / "index")
     if loaded is None:
         raise SystemExit(f"{data_dir} has no live index: build one with `python -m service rebuild`")
+    if loaded[1].kind != "flat":
+        raise SystemExit(f"{data_dir} holds an {loaded[1].kind} index; --data compares from a flat one (up to 200k articles)")
     flat = faiss.downcast_index(loaded[1].faiss_index.index)
     return flat.reconstruct_n(0, flat.ntotal)
 

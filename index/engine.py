@@ -402,7 +402,9 @@ class Engine:
         pins = self._pinned(query)[: options.k]
         wanted = options.k - len(pins)
         skip = options.exclude | {p.article.id for p in pins}
-        depth, size = 2 * options.k + 10, self.health_size()
+        # Re-ranking (recency, diversity) needs a wider pool than the k nearest; plain similarity does not.
+        reranked = options.recency_half_life_days > 0 or options.diversity > 0
+        depth, size = (3 * options.k + 20 if reranked else 2 * options.k + 10), self.health_size()
         while True:
             found = self._neighbours(query.fingerprint, query.vector, depth, query.key)
             kept = [n for n in found if n.article.id not in skip and _passes(n, options, query)]

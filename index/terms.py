@@ -21,8 +21,9 @@ STOP_WORDS = frozenset(
     before about said says will would can could has have had do does did also more most new up out
     """.split()
 )
-# Words with their combining marks and tatweel (\w alone would cut كَتَبَ at every haraka).
-_TOKEN = re.compile(r"[\w\u0300-\u036F\u0610-\u061A\u064B-\u065F\u0670\u06D6-\u06ED\u0640]+")
+# Words with their combining marks (\w alone would cut كَتَبَ at every haraka); "_" separates words
+# (#رؤية_السعودية is two).
+_TOKEN = re.compile(r"(?:[^\W_]|[\u0300-\u036F\u0610-\u061A\u064B-\u065F\u0670\u06D6-\u06ED])+")
 _PROCLITICS = ("وال", "بال", "فال", "كال", "لل", "ال", "و", "ف", "ب", "ل")
 MAX_TERMS = 4
 
@@ -46,8 +47,9 @@ def content_words(text: str) -> tuple[tuple[str, str], ...]:
     Cached: the same headlines and leads come back in request after request.
     """
     surfaces = _TOKEN.findall(text)
-    # One normalize() call for all words (a word never holds a space, so spaces keep them apart).
-    normalized_words = normalize(" ".join(surfaces)).split(" ") if surfaces else []
+    # One normalize() call for all words: \x01 survives every rule and keeps them apart, even when
+    # a word folds to two (foo_bar) or to nothing (a tatweel-only dash).
+    normalized_words = normalize("\x01".join(surfaces)).split("\x01") if surfaces else []
     if len(normalized_words) != len(surfaces):  # a rule merged or split words: fall back to one by one
         normalized_words = [normalize(w) for w in surfaces]
     words = []

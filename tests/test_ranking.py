@@ -40,6 +40,12 @@ def test_shared_terms_keep_vowelled_words_whole():
     assert shared_terms("كَتَبَ الرئيسُ رسالةً مُطَوَّلَةً", "كتب الرئيس رسالة مطولة") == ["كَتَبَ الرئيسُ", "رسالةً مُطَوَّلَةً"]
 
 
+
+def test_shared_terms_stay_aligned_when_a_word_splits_or_vanishes():
+    """A hashtag is two words, a tatweel dash none: each term still shows as written, not its neighbour."""
+    assert shared_terms("#رؤية_السعودية ـــ الرياض تستضيف القمة", "السعودية تستضيف القمة") == ["تستضيف القمة", "السعودية"]
+
+
 @pytest.mark.parametrize(
     "params, field",
     [

@@ -40,7 +40,7 @@ SELF_CHECK_SAMPLE = 20
 MAX_PINS = 20
 WHY_LEAD_WORDS = 60
 NEIGHBOUR_BODY_CHARS = 1500
-ANSWER_CACHE_SIZE = 2048  # comfortably more than WHY_LEAD_WORDS words
+ANSWER_CACHE_SIZE = 2048  # GET similar answers kept per process
 # Nearest neighbours checked for text reuse: candidates for duplicates and story links (never all pairs).
 DUPLICATE_CANDIDATES = 50
 STORY_CANDIDATES = 20
@@ -405,6 +405,7 @@ class Engine:
         # Re-ranking (recency, diversity) needs a wider pool than the k nearest; plain similarity does not.
         reranked = options.recency_half_life_days > 0 or options.diversity > 0
         depth, size = (3 * options.k + 20 if reranked else 2 * options.k + 10), self.health_size()
+        floor = max(self.related_floor, options.min_score if options.min_score is not None else -1.0)
         while True:
             found = self._neighbours(query.fingerprint, query.vector, depth, query.key)
             kept = [n for n in found if n.article.id not in skip and _passes(n, options, query)]
@@ -416,7 +417,6 @@ class Engine:
                           and not (query.story_id and n.story_id == query.story_id)]
                 groups = collapse(others, query.source)
             # Hits come best first: once the deepest is under the floor, no deeper one can pass.
-            floor = max(self.related_floor, options.min_score if options.min_score is not None else -1.0)
             if len(groups) >= wanted or depth >= size or (found and found[-1].score < floor):
                 break
             depth = min(size, depth * 4)

@@ -48,7 +48,7 @@ def content_words(text: str) -> tuple[tuple[str, str], ...]:
     """
     surfaces = _TOKEN.findall(text)
     # One normalize() call for all words: \x01 survives every rule and keeps them apart, even when
-    # a word folds to two (foo_bar) or to nothing (a tatweel-only dash).
+    # a word folds to two (NFKC spells ﷻ as جل جلاله) or to nothing (a tatweel-only dash).
     normalized_words = normalize("\x01".join(surfaces)).split("\x01") if surfaces else []
     if len(normalized_words) != len(surfaces):  # a rule merged or split words: fall back to one by one
         normalized_words = [normalize(w) for w in surfaces]

@@ -8,10 +8,10 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import math
 import os
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,11 +20,12 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from . import snapshots
+from .answers import Answer, AnswerCache, ChangeLog
 from .article import Article
 from .embedders import DEFAULT_MODEL, Embedder, create_embedder
 from .embedding_cache import EmbeddingCache, embed_key
 from .errors import EngineError, IndexCorrupt, InvalidInput, ModelMismatch, NotFound
-from .options import SimilarOptions, options_from
+from .options import SimilarOptions, options_from, options_key
 from .overlap import common_shingles, from_blob, to_blob
 from .relations import DUPLICATES, Fingerprint, Relation, default_floor, fingerprint, relate, without_common
 from .ranking import days_between, mmr, recency_factor
@@ -40,7 +41,10 @@ SELF_CHECK_SAMPLE = 20
 MAX_PINS = 20
 WHY_LEAD_WORDS = 60
 NEIGHBOUR_BODY_CHARS = 1500
-ANSWER_CACHE_SIZE = 2048  # GET similar answers kept per process
+ANSWER_CACHE_SIZE = 2048  # GET similar answers kept in memory per process (the shared file keeps more)
+# Part of the key of every cached answer: bump it when what an answer holds, or how it is ranked,
+# changes, so that answers filed by the code before are not served by the code after.
+ANSWERS_FORMAT = 1
 # Nearest neighbours checked for text reuse: candidates for duplicates and story links (never all pairs).
 DUPLICATE_CANDIDATES = 50
 STORY_CANDIDATES = 20
@@ -75,29 +79,6 @@ class Neighbour:
 
     def to_dict(self) -> dict[str, Any]:
         return {**public_fields(self.stored), **self.relation.to_dict()}
-
-
-class LruCache:
-    """A small thread-safe least-recently-used map."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict[Any, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Any) -> Any:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        return None
-
-    def put(self, key: Any, value: Any) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
 
 
 @dataclass(frozen=True)
@@ -172,12 +153,16 @@ class Engine:
         self._index: VectorIndex | None = None
         self._meta: snapshots.SnapshotMeta | None = None
         self._seq = 0
+        self._replayed = ChangeLog(0)
         self._pointer_stamp: tuple[int, int] | None = None
         self._loaded = False
         self._load_lock = threading.Lock()
         self.on_embed: Callable[[int, float], None] | None = None  # (texts, seconds): for metrics
-        # Answers of GET similar until the next write anywhere (the store's generation) or version.
-        self._answers = LruCache(ANSWER_CACHE_SIZE)
+        self.on_answer: Callable[[str], None] | None = None  # where a GET similar answer came from: for metrics
+        # Option sets whose answers go to the file all processes share (the others stay in memory).
+        self.shared_options: frozenset[SimilarOptions] = frozenset({SimilarOptions()})
+        # Answers of GET similar, shared with the other processes, kept until a write makes them stale.
+        self._answers = AnswerCache(self.data_dir / "answers.sqlite", ANSWER_CACHE_SIZE)
         self._common = from_blob(self.store.get_meta("common_shingles"))
 
     # -- embedding -----------------------------------------------------------------------
@@ -250,13 +235,15 @@ class Engine:
                         f"with {self.model!r}; run `python -m service rebuild` to re-embed with {self.model!r}"
                     )
                 seq = meta.seq
-        index, seq = self._caught_up(index, seq)
+        replayed = ChangeLog(seq)
+        index, seq = self._caught_up(index, seq, replayed)
         common = from_blob(self.store.get_meta("common_shingles"))
         with self._lock:
             self._index, self._meta, self._seq, self._common = index, meta, seq, common
+            self._replayed = replayed
             self._pointer_stamp = stamp
             self._loaded = True
-            self._index, self._seq = self._caught_up(self._index, self._seq)
+            self._index, self._seq = self._caught_up(self._index, self._seq, replayed)
 
     def sync(self) -> None:
         """Bring the in-memory index up to date: a newer live version, then newer store changes.
@@ -272,11 +259,15 @@ class Engine:
                     self._load_lock.release()
         if self.store.last_change() != self._seq:
             with self._lock:
-                self._index, self._seq = self._caught_up(self._index, self._seq)
+                self._index, self._seq = self._caught_up(self._index, self._seq, self._replayed)
 
-    def _caught_up(self, index: VectorIndex | None, since: int) -> tuple[VectorIndex | None, int]:
-        """Apply the store's changes after `since` to `index`; returns it (created if needed) and the new seq."""
-        seq, changed = self.store.changes_since(since)
+    def _caught_up(self, index: VectorIndex | None, since: int, replayed: ChangeLog) -> tuple[VectorIndex | None, int]:
+        """Apply the store's changes after `since` to `index`, recording them in `replayed` (old and
+        new vectors, which decide the answers they make stale); returns the index (created if needed)
+        and the new seq."""
+        changes = self.store.changes_since(since)
+        changed = changes.current
+        old = [(key, index.vector(key) if index is not None else None) for key in changed]
         present = {key: ek for key, ek in changed.items() if ek is not None}
         vectors = self._vectors_for(present)
         if vectors is not None:
@@ -285,7 +276,15 @@ class Engine:
             index.upsert(list(present), vectors)
         if index is not None:
             index.remove([key for key, ek in changed.items() if ek is None])
-        return index, seq
+        # Every vector an article had in between counts too: an answer may have been made with any of them.
+        between = self.cache.get_many([ek for _, ek in changes.stored_with])
+        if len(between) < len({ek for _, ek in changes.stored_with}):  # the cache lost one: trust no older answer
+            replayed.forget_before(changes.seq)
+        stored = [(key, between.get(ek)) for key, ek in changes.stored_with]
+        shown = [(key, index.vector(key) if index is not None else None) for key in changes.display_only]
+        rows = old + stored + shown
+        replayed.add(changes.seq, [key for key, _ in rows], [vector for _, vector in rows])
+        return index, changes.seq
 
     def _index_of(self, rows: list[StoredArticle]) -> VectorIndex | None:
         """An index of stored articles, from cached vectors (re-embedding any the cache lost)."""
@@ -394,10 +393,11 @@ class Engine:
             if key in found and found[key].fingerprint is not None
         ]
 
-    def _similar_items(self, query: Query, options: SimilarOptions) -> list[dict[str, Any]]:
+    def _similar_items(self, query: Query, options: SimilarOptions) -> tuple[list[dict[str, Any]], float]:
         """Pinned items first, then neighbours that pass the filters, re-ranked, collapsed, diversified.
 
-        Searches deeper while filters leave fewer than `k` items and the index holds more.
+        Searches deeper while filters leave fewer than `k` items and the index holds more. Also returns
+        the lowest score among the candidates (-inf when they were every article): see `answers`.
         """
         pins = self._pinned(query)[: options.k]
         wanted = options.k - len(pins)
@@ -431,7 +431,9 @@ class Engine:
             if options.duplicates == "collapse":
                 item["also"] = [n.article.id for n in rest]
             items.append(item)
-        return items
+        # The answer came from the last search's `found`: a later article scoring below its last
+        # candidate could not have entered it (-inf when that search held every indexed article).
+        return items, (found[-1].score if len(found) >= depth else -math.inf)
 
     def _item(self, query: Query, neighbour: Neighbour, pinned: bool) -> dict[str, Any]:
         article = neighbour.article
@@ -464,18 +466,64 @@ class Engine:
         collapse into one item carrying `also`; `duplicates="include"` shows every item instead.
         Keyword overrides (k=5, section="sport" ...) are checked like request parameters.
         """
-        options = options_from(overrides, options or SimilarOptions(), {})
+        body, source = self._answer(article_id, options_from(overrides, options or SimilarOptions(), {}))
+        if self.on_answer:
+            self.on_answer(source)
+        return body
+
+    def _answer(self, article_id: str, options: SimilarOptions) -> tuple[dict[str, Any], str]:
+        """The GET similar answer, from the answer cache while it is current, and where it came from:
+        "memory" (this process's), "shared" (the file every process shares) or "computed"."""
         self.sync()
-        key = (article_id, options, self.store.generation(), self._meta.version if self._meta else None)
-        cached = self._answers.get(key)
-        if cached is not None:
-            return cached
+        with self._lock:
+            version, seq, replayed = self._answers_version(), self._seq, self._replayed
+        filed, shared = options_key(options), self._meta is not None and options in self.shared_options
+        cached, source = self._answers.get(version, article_id, filed, shared)
+        if cached is not None and replayed.still_current(cached, self._indexed_vector(cached.key)):
+            return cached.body, source
         stored = self.get(article_id)
-        items = self._similar_items(self._query_of(stored), options)
-        answer = {"article": {"id": stored.article.id, "headline": stored.article.headline, "story_id": stored.story_id},
-                  "items": items}
-        self._answers.put(key, answer)
-        return answer
+        items, threshold = self._similar_items(self._query_of(stored), options)
+        body = {"article": {"id": stored.article.id, "headline": stored.article.headline, "story_id": stored.story_id},
+                "items": items}
+        with self._lock:
+            swapped = self._answers_version() != version  # a new version came in meanwhile: do not file
+        if not swapped:
+            self._answers.put(version, article_id, filed, Answer(body, stored.key, threshold, seq), shared)
+        return body, "computed"
+
+    def _answers_version(self) -> str:
+        """What answers are filed under: the index version, the floor and the answer format ("memory"
+        for an index built in memory, whose answers this process keeps to itself)."""
+        return f"{self._meta.version}@{self.related_floor:g}#{ANSWERS_FORMAT}" if self._meta else "memory"
+
+    def _indexed_vector(self, key: int) -> np.ndarray | None:
+        with self._lock:
+            return self._index.vector(key) if self._index is not None else None
+
+    def warm(self, option_sets: Sequence[SimilarOptions], newest: int, progress: Progress | None = None) -> int:
+        """Compute the GET similar answers of the `newest` articles (by publication) for each option
+        set, skipping those still current, into the shared answer file, after forgetting other
+        versions' answers. Older articles get theirs at their first request.
+
+        Returns how many answers were computed.
+        """
+        self.sync()
+        with self._lock:
+            version = self._answers_version()
+        if self._meta is None:
+            return 0
+        self.shared_options |= frozenset(option_sets)
+        self._answers.keep_only(version)
+        computed = 0
+        for article_id in self.store.newest_ids(newest):
+            for options in option_sets:
+                try:
+                    computed += self._answer(article_id, options)[1] == "computed"
+                except NotFound:  # deleted meanwhile
+                    pass
+            if progress:
+                progress(1)
+        return computed
 
     def similar_to_text(self, headline: str, body: str = "", options: SimilarOptions | None = None,
                         **overrides: Any) -> dict[str, Any]:
@@ -484,7 +532,7 @@ class Engine:
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         query = Query(fingerprint(headline, body), self.embed_draft(headline, body), None, None, None, None, now,
                       f"{headline}\n{lead(body, WHY_LEAD_WORDS)}")
-        return {"article": {"id": None, "headline": headline}, "items": self._similar_items(query, options)}
+        return {"article": {"id": None, "headline": headline}, "items": self._similar_items(query, options)[0]}
 
     def pins(self, article_id: str) -> dict[str, Any]:
         self.get(article_id)
@@ -619,6 +667,7 @@ class Engine:
             kept = [snapshots.read_meta(self.index_root, v) for v in snapshots.versions(self.index_root)]
             self.store.forget_changes_before(min(m.seq for m in kept if m is not None))
         self.sync()
+        self._answers.keep_only(self._answers_version())
         return RebuildSummary(
             articles=len(rows),
             embedded=embedded,

@@ -1,7 +1,9 @@
 """What a similar-stories request may ask for, checked: filters, recency, diversity, profile."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+import json
+from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
 from typing import Any, Mapping
 
 from .article import format_timestamp, parse_timestamp
@@ -110,3 +112,14 @@ def _apply(options: SimilarOptions, params: Mapping[str, Any], prefix: str = "")
         if name in params and params[name] is not None:
             changes[name] = parse(params[name], prefix + name if prefix else name)
     return replace(options, **changes)
+
+
+@lru_cache(maxsize=1024)
+def options_key(options: SimilarOptions) -> str:
+    """The options as canonical JSON: equal options give equal keys (cached answers are filed by it).
+
+    Cached: a site asks with a handful of option sets, and asdict() costs more than a cached answer.
+    """
+    fields = {name: float(value) if type(value) is int and name != "k" else value  # 30 == 30.0
+              for name, value in asdict(options).items()}
+    return json.dumps({**fields, "exclude": sorted(options.exclude)}, sort_keys=True, ensure_ascii=False)

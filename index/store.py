@@ -1,8 +1,9 @@
 """The article store: SQLite in WAL mode, the source of truth from which the index is rebuilt.
 
-Every write appends the article's integer key to a change log. An index snapshot records the last
-change it contains; replaying the log after it brings any process's index up to date, which is how
-several server workers see each other's writes.
+Every write appends the integer keys of the articles it touches to a change log. An index snapshot
+records the last change it contains; replaying the log after it brings any process's index up to
+date, which is how several server workers see each other's writes, and tells each of them which of
+its cached answers a write made stale.
 """
 from __future__ import annotations
 
@@ -51,10 +52,15 @@ CREATE TABLE IF NOT EXISTS pins (
     PRIMARY KEY (article_id, position)
 );
 CREATE TABLE IF NOT EXISTS changes (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    key INTEGER NOT NULL
+    seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+    key    INTEGER NOT NULL,
+    vector INTEGER NOT NULL DEFAULT 1,               -- 1: stored, replaced or deleted; 0: story or pins only
+    embed_key TEXT                                   -- the vector it was stored with (NULL: deleted, or 0 above)
 );
 """
+
+# The newest change ever logged: still right once older entries are forgotten (AUTOINCREMENT keeps it).
+LAST_SEQ = "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)"
 
 _COLUMNS = (
     "key, id, headline, body, url, source, published_at, language, section, tags, embed_key, "
@@ -63,6 +69,12 @@ _COLUMNS = (
 _ADDED_COLUMNS = {  # columns added after the first release, for data folders made before them
     "headline_hash": "TEXT", "body_hash": "TEXT", "body_shingles": "BLOB", "headline_shingles": "BLOB", "story_id": "TEXT",
 }
+_ADDED_CHANGE_COLUMNS = {"vector": "INTEGER NOT NULL DEFAULT 1", "embed_key": "TEXT"}
+# A display change (vector 0) for every article that pins the article with this key: pins show it.
+_LOG_PINNERS = (
+    "INSERT INTO changes (key, vector) SELECT a.key, 0 FROM articles pinned JOIN pins p ON p.pinned_id = pinned.id "
+    "JOIN articles a ON a.id = p.article_id WHERE pinned.key = ?"
+)
 
 
 @dataclass(frozen=True)
@@ -74,6 +86,16 @@ class StoredArticle:
     embed_key: str
     fingerprint: Fingerprint | None  # None only for rows stored before fingerprints existed
     story_id: str
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What the change log holds after a position."""
+
+    seq: int  # the newest position read, to resume from
+    current: dict[int, str | None]  # keys stored, replaced or deleted: their embed_key now (None: deleted)
+    display_only: set[int]  # keys whose story or pins changed, and nothing else
+    stored_with: set[tuple[int, str]]  # (key, embed_key) of every store in between, the last one included
 
 
 def _row_to_stored(row: sqlite3.Row) -> StoredArticle:
@@ -123,8 +145,21 @@ class ArticleStore:
             present = {r["name"] for r in self._conn.execute("PRAGMA table_info(articles)")}
             for column, kind in _ADDED_COLUMNS.items():
                 if column not in present:
-                    self._conn.execute(f"ALTER TABLE articles ADD COLUMN {column} {kind}")
+                    self._add_column("articles", column, kind)
             self._conn.execute("CREATE INDEX IF NOT EXISTS articles_story ON articles (story_id)")
+            self._conn.execute("CREATE INDEX IF NOT EXISTS pins_pinned ON pins (pinned_id)")
+            logged = {r["name"] for r in self._conn.execute("PRAGMA table_info(changes)")}
+            for column, kind in _ADDED_CHANGE_COLUMNS.items():
+                if column not in logged:
+                    self._add_column("changes", column, kind)
+
+    def _add_column(self, table: str, column: str, kind: str) -> None:
+        """Add a column to a data folder made before it; another process may be doing the same."""
+        try:
+            self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        except sqlite3.OperationalError as exc:
+            if "duplicate column" not in str(exc):
+                raise
 
     def close(self) -> None:
         with self._lock:
@@ -132,26 +167,22 @@ class ArticleStore:
 
     @contextmanager
     def _transaction(self, mode: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
-        """A transaction; every write one (IMMEDIATE) also bumps the store's generation."""
+        """A transaction: IMMEDIATE to write, DEFERRED for a consistent read of several statements."""
         with self._lock:
             self._conn.execute(f"BEGIN {mode}")
             try:
                 yield self._conn
-                if mode == "IMMEDIATE":
-                    self._conn.execute(
-                        "INSERT INTO meta (name, value) VALUES ('generation', 1) "
-                        "ON CONFLICT(name) DO UPDATE SET value = value + 1"
-                    )
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
 
-    def generation(self) -> int:
-        """A number that changes with every write by any process (answers cached before are stale)."""
-        with self._lock:
-            row = self._conn.execute("SELECT value FROM meta WHERE name = 'generation'").fetchone()
-        return int(row[0]) if row else 0
+    @staticmethod
+    def _log(conn: sqlite3.Connection, key: int, embed_key: str | None) -> None:
+        """Log a change of one article's vector (stored with `embed_key`; None: about to be deleted),
+        and a display change of the articles that pin it."""
+        conn.execute("INSERT INTO changes (key, vector, embed_key) VALUES (?, 1, ?)", (key, embed_key))
+        conn.execute(_LOG_PINNERS, (key,))
 
     def upsert(self, articles: Sequence[Article], embed_keys: Sequence[str], fingerprints: Sequence[Fingerprint]) -> None:
         """Insert or replace articles by id, in one transaction, logging each change.
@@ -185,16 +216,17 @@ class ArticleStore:
                         article.id,
                     ),
                 ).fetchone()
-                conn.execute("INSERT INTO changes (key) VALUES (?)", (row["key"],))
+                self._log(conn, row["key"], embed_key)
 
     def delete(self, article_id: str) -> bool:
         """Remove an article; False when the id is unknown."""
         with self._transaction() as conn:
-            row = conn.execute("DELETE FROM articles WHERE id = ? RETURNING key", (article_id,)).fetchone()
+            row = conn.execute("SELECT key FROM articles WHERE id = ?", (article_id,)).fetchone()
             if row is None:
                 return False
+            self._log(conn, row["key"], None)
+            conn.execute("DELETE FROM articles WHERE key = ?", (row["key"],))
             conn.execute("DELETE FROM pins WHERE article_id = ?", (article_id,))
-            conn.execute("INSERT INTO changes (key) VALUES (?)", (row["key"],))
             return True
 
     def get(self, article_id: str) -> StoredArticle | None:
@@ -209,6 +241,12 @@ class ArticleStore:
     def all_ids(self) -> list[str]:
         with self._lock:
             return [r[0] for r in self._conn.execute("SELECT id FROM articles")]
+
+    def newest_ids(self, limit: int) -> list[str]:
+        """The ids of the `limit` most recently published articles (undated ones last)."""
+        with self._lock:
+            return [r[0] for r in self._conn.execute(
+                "SELECT id FROM articles ORDER BY published_at IS NULL, published_at DESC, key DESC LIMIT ?", (limit,))]
 
     def get_by_keys(self, keys: Sequence[int], body_chars: int | None = None) -> dict[int, StoredArticle]:
         """The stored articles among `keys` (missing keys are simply absent from the answer).
@@ -237,28 +275,30 @@ class ArticleStore:
     def last_change(self) -> int:
         """The sequence number of the newest change (0 for an empty log)."""
         with self._lock:
-            return self._conn.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0]
+            return self._conn.execute(LAST_SEQ).fetchone()[0]
 
-    def changes_since(self, seq: int) -> tuple[int, dict[int, str | None]]:
-        """Keys changed after `seq`: each mapped to its current embed_key, or None if deleted.
-
-        Returns the newest sequence number read with them, so that the caller can resume from it.
-        """
+    def changes_since(self, seq: int) -> Changes:
+        """The changes after `seq` (see `Changes`)."""
         with self._transaction("DEFERRED") as conn:
-            last = conn.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0]
-            keys = [r[0] for r in conn.execute("SELECT DISTINCT key FROM changes WHERE seq > ? AND seq <= ?", (seq, last))]
+            last = conn.execute(LAST_SEQ).fetchone()[0]
+            rows = conn.execute("SELECT key, vector, embed_key FROM changes WHERE seq > ? AND seq <= ?", (seq, last)).fetchall()
+            flags: dict[int, int] = {}
+            for key, vector, _ in rows:
+                flags[key] = max(flags.get(key, 0), vector)
+            keys = [key for key, vector in flags.items() if vector]
             current: dict[int, str | None] = dict.fromkeys(keys)
             for start in range(0, len(keys), 500):
                 chunk = keys[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 for row in conn.execute(f"SELECT key, embed_key FROM articles WHERE key IN ({marks})", chunk):
                     current[row["key"]] = row["embed_key"]
-        return last, current
+        return Changes(last, current, {key for key, vector in flags.items() if not vector},
+                       {(key, ek) for key, vector, ek in rows if vector and ek is not None})
 
     def snapshot(self) -> tuple[int, list[StoredArticle]]:
         """Every article and the change sequence they are consistent with, read in one transaction."""
         with self._transaction("DEFERRED") as conn:
-            last = conn.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0]
+            last = conn.execute(LAST_SEQ).fetchone()[0]
             rows = [_row_to_stored(r) for r in conn.execute(f"SELECT {_COLUMNS} FROM articles ORDER BY key")]
         return last, rows
 
@@ -300,11 +340,13 @@ class ArticleStore:
             )
 
     def set_stories(self, pairs: Sequence[tuple[int, str]]) -> None:
-        """Record story ids by key (story ids do not touch vectors: no change is logged)."""
+        """Record story ids by key, logged as display changes of them and of the articles pinning them."""
         if not pairs:
             return
         with self._transaction() as conn:
             conn.executemany("UPDATE articles SET story_id = ? WHERE key = ?", [(story, key) for key, story in pairs])
+            conn.executemany("INSERT INTO changes (key, vector) VALUES (?, 0)", [(key,) for key, _ in pairs])
+            conn.executemany(_LOG_PINNERS, [(key,) for key, _ in pairs])
 
     def story_members(self, story_ids: Sequence[str]) -> list[StoredArticle]:
         """Every stored article of the given stories."""
@@ -343,6 +385,7 @@ class ArticleStore:
 
     def set_pins(self, article_id: str, pinned_ids: Sequence[str]) -> None:
         with self._transaction() as conn:
+            conn.execute("INSERT INTO changes (key, vector) SELECT key, 0 FROM articles WHERE id = ?", (article_id,))
             conn.execute("DELETE FROM pins WHERE article_id = ?", (article_id,))
             conn.executemany("INSERT INTO pins (article_id, position, pinned_id) VALUES (?, ?, ?)",
                              [(article_id, i, pinned) for i, pinned in enumerate(pinned_ids)])

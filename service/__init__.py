@@ -1,6 +1,7 @@
 """The Flask layer: parses requests, calls the engine in `index/`, renders JSON."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,15 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
         except InvalidInput as exc:
             raise ValueError(f"profile {name!r} in PROFILES: {exc.message}") from exc
     app.extensions["similar_defaults"] = base
+    # What pages ask for (the defaults, each profile, a widget block with neither): answers for these
+    # are shared by all workers through the answer file, and `rebuild` computes them ahead.
+    from .widget import DEFAULT_K
+
+    common = [base, replace(base, k=DEFAULT_K)] + [options_from({"profile": name}, base, profiles) for name in profiles]
+    app.extensions["page_options"] = list(dict.fromkeys(common))
+    engine.shared_options = frozenset(common)
     engine.on_embed = observability.record_embedding
+    engine.on_answer = observability.record_answer
 
     from . import api, cli, demo, health, openapi, security, widget
 

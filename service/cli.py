@@ -4,6 +4,7 @@ from __future__ import annotations
 import gzip
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -71,8 +72,10 @@ def ingest_command(path: Path) -> None:
 @click.option("--from", "export", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="a full export from the CMS (JSON Lines) to reconcile the store with first")
 @click.option("--prune", is_flag=True, help="with --from: remove stored articles missing from the export")
+@click.option("--warm/--no-warm", default=True, show_default=True,
+              help="then compute the similar stories of the newest WARM_ARTICLES articles, as pages ask for them")
 @with_appcontext
-def rebuild_command(export: Path | None, prune: bool) -> None:
+def rebuild_command(export: Path | None, prune: bool, warm: bool) -> None:
     """Re-embed every stored article (cached vectors are reused) into a new index version and switch to it.
 
     Prints progress on a terminal and one summary line otherwise (for cron); exits non-zero on failure.
@@ -93,6 +96,15 @@ def rebuild_command(export: Path | None, prune: bool) -> None:
     except EngineError as exc:
         raise click.ClickException(exc.message)
     click.echo(summary.line())
+    if warm:
+        started = time.monotonic()
+        option_sets = current_app.extensions["page_options"]
+        newest = min(summary.articles, int(current_app.config["WARM_ARTICLES"]))
+        with progress_bar(newest, "warm") as bar:
+            computed = engine().warm(option_sets, newest, progress=bar.update)
+        click.echo(f"warmed the similar stories of {newest} articles x {len(option_sets)} option sets: "
+                   f"{computed} computed, {time.monotonic() - started:.1f}s")
+
 
 
 @click.command("serve")

@@ -13,6 +13,7 @@ DEFAULTS: dict[str, Any] = {
     "EMBEDDING_CACHE": None,  # default: <DATA_DIR>/embeddings.sqlite
     "LEAD_WORDS": 100,
     "KEEP_VERSIONS": 3,
+    "WARM_ARTICLES": 50_000,  # newest articles whose similar stories `rebuild` computes ahead of requests
     "MAX_BULK": 1000,
     "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
     "RELATED_FLOOR": None,  # cosine floor of `related`; default: measured for the model (0.86 for e5)

@@ -27,6 +27,7 @@ LATENCY = Histogram("http_request_duration_seconds", "HTTP request latency", ["r
                     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
 EMBEDDING = Histogram("embedding_duration_seconds", "Time to embed texts the cache lacked", ["texts"],
                       buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 120, 600))
+ANSWERS = Counter("similar_answers_total", "GET similar answers by where they came from", ["source"])
 INDEX_SIZE = Gauge("index_articles", "Articles in the live index", multiprocess_mode="livemax")
 INDEX_VERSION = Gauge("index_version_info", "Live index version (value 1)", ["version"], multiprocess_mode="livemax")
 REBUILD_SECONDS = Gauge("rebuild_duration_seconds", "Duration of the last rebuild", multiprocess_mode="livemax")
@@ -63,6 +64,11 @@ def configure_logging(json_logs: bool) -> None:
 
 def record_embedding(count: int, seconds: float) -> None:
     EMBEDDING.labels(texts="1" if count == 1 else "many").observe(seconds)
+
+
+def record_answer(source: str) -> None:
+    """memory (this worker's cache), shared (the answer file) or computed."""
+    ANSWERS.labels(source=source).inc()
 
 
 def _before() -> None:

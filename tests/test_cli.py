@@ -1,6 +1,12 @@
 """The commands, through Flask's CLI runner on the real engine."""
 import json
 
+from index.options import options_from
+from service import create_app
+
+from .conftest import make_engine
+from .test_answers import fresh
+
 
 def write_jsonl(path, rows, extra_lines=()):
     lines = [json.dumps(r, ensure_ascii=False) for r in rows] + list(extra_lines)
@@ -26,3 +32,24 @@ def test_rebuild_prints_a_summary_line(runner, engine, few, tmp_path):
     assert result.exit_code == 0, result.output
     assert "4 articles, 0 embedded, 4 from cache" in result.output
     assert engine.health()["index_version"] in result.output
+    # then every article's answer as pages ask (defaults, a widget block with neither k nor profile,
+    # the "widget" profile), shared by all workers
+    assert "warmed the similar stories of 4 articles x 3 option sets: 12 computed" in result.output
+    assert runner.invoke(args=["rebuild", "--no-warm"]).output.count("warmed") == 0
+    assert engine._answers.count(engine._answers_version()) == 0  # a new version: the old answers went
+
+
+def test_answers_warmed_by_the_command_serve_every_worker(app, runner, engine, e5, few, tmp_path):
+    source = tmp_path / "in.jsonl"
+    write_jsonl(source, few[:6])
+    runner.invoke(args=["ingest", str(source)])
+    assert runner.invoke(args=["rebuild"]).exit_code == 0
+    assert engine._answers.count(engine._answers_version()) == 6 * 3
+    worker = make_engine(engine.data_dir, e5)  # another server process, its memory empty
+    other = create_app({"TESTING": True, "DATA_DIR": str(engine.data_dir), "RATE_LIMIT": ""}, engine=worker)
+    served = []
+    worker.on_answer = served.append
+    answer = other.test_client().get(f"/v1/articles/{few[0]['id']}/similar?profile=widget").get_json()
+    assert served == ["shared"]
+    options = options_from({"profile": "widget"}, app.extensions["similar_defaults"], app.config["PROFILES"])
+    assert answer == fresh(worker, few[0]["id"], options)

@@ -79,12 +79,20 @@ def test_long_query_strings_are_refused(client, few):
     assert response.status_code == 400 and "query string" in response.get_json()["error"]["message"]
 
 
+def answers_by_source(metrics: str) -> dict[str, float]:
+    return {m[0]: float(m[1]) for m in re.findall(r'similar_answers_total\{source="(\w+)"\} (\S+)', metrics)}
+
+
 def test_metrics_in_prometheus_format(client, engine, few):
     post(client, "/v1/articles", {"articles": few[:3]})
     engine.rebuild()
+    before = answers_by_source(client.get("/metrics").get_data(as_text=True))
+    client.get(f"/v1/articles/{few[0]['id']}/similar")
     client.get(f"/v1/articles/{few[0]['id']}/similar")
     post(client, "/v1/similar", {"headline": f"مسودة لم تكتب من قبل {uuid.uuid4().hex}"})  # not in the cache
     text = client.get("/metrics").get_data(as_text=True)
+    after = answers_by_source(text)
+    assert after["computed"] - before.get("computed", 0) == 1 and after["memory"] - before.get("memory", 0) == 1
     assert re.search(r'http_requests_total\{method="GET",route="/v1/articles/<path:article_id>/similar",status="200"\} \d', text)
     assert 'http_request_duration_seconds_bucket{' in text
     assert "index_articles 3.0" in text and "index_version_info{version=" in text

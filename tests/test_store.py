@@ -20,19 +20,24 @@ def test_upsert_keeps_the_key_and_logs_each_change(tmp_path):
     assert again.key == key and again.article.headline == "new 1" and again.embed_key == "e1b"
     assert again.article.tags == ["x"]
     assert store.count() == 2
-    seq, changed = store.changes_since(0)
-    assert seq == 3 and changed == {key: "e1b", store.get("a2").key: "e2"}
+    changes = store.changes_since(0)
+    a2 = store.get("a2").key
+    assert changes.seq == 3 and changes.current == {key: "e1b", a2: "e2"}
+    assert changes.stored_with == {(key, "e1"), (key, "e1b"), (a2, "e2")}  # every vector a1 had
+    store.set_stories([(key, "a2")])
+    later = store.changes_since(changes.seq)
+    assert (later.current, later.display_only) == ({}, {key})  # a display change: the vector stays
 
 
 def test_delete_logs_a_tombstone(tmp_path):
     store = ArticleStore(tmp_path / "s.sqlite")
     store.upsert([article(1)], ["e1"], fps(article(1)))
     key = store.get("a1").key
-    seq, _ = store.changes_since(0)
+    seq = store.changes_since(0).seq
     assert store.delete("a1") is True
     assert store.delete("a1") is False
     assert store.get("a1") is None
-    assert store.changes_since(seq)[1] == {key: None}
+    assert store.changes_since(seq).current == {key: None}
 
 
 def test_failed_transaction_stores_nothing(tmp_path):

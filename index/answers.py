@@ -1,0 +1,215 @@
+"""Answers of GET similar kept between requests, and the rule that says when a write made one stale.
+
+An answer is built from the nearest articles of its query article down to a score, its threshold
+(minus infinity when the search reached every indexed article). A later change to article K can
+only alter it when K is the query article itself, or when K's vector, before or after the change,
+scores at least the threshold against the query: otherwise K was not among the answer's candidates
+and still is not. Story and pin changes are logged with the same key (see `ArticleStore`), and an
+article's change also logs the articles that pin it. Every process replays the store's change log
+(`ChangeLog`), so each one knows which answers are still current, its own and those other
+processes wrote to the shared file (`AnswerCache`).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import zlib
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .store import connect
+
+log = logging.getLogger(__name__)
+
+# How long a request waits for another process's write to the answer file before it does without.
+FILE_WAIT_MS = 2000
+# Past this many replayed rows (1.5 KB each at 384 dimensions) a process forgets them and treats
+# every answer made before as stale, which bounds its memory between two nightly rebuilds.
+MAX_REPLAYED = 20_000
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS answers (
+    version   TEXT NOT NULL,     -- index version and related floor the answer was computed with
+    article   TEXT NOT NULL,     -- the query article's id
+    options   TEXT NOT NULL,     -- SimilarOptions, canonical JSON
+    key       INTEGER NOT NULL,  -- the query article's key
+    threshold REAL NOT NULL,
+    seq       INTEGER NOT NULL,  -- the change-log position it is current at
+    body      BLOB NOT NULL,     -- the answer, JSON compressed with zlib (about a third of the size)
+    PRIMARY KEY (version, article, options)
+);
+"""
+
+
+@dataclass
+class Answer:
+    """An answer and what decides whether it is still current."""
+
+    body: dict[str, Any]
+    key: int  # the query article's key
+    threshold: float  # the lowest score among the candidates; -inf when they were every article
+    seq: int  # the answer holds every change up to this position of the change log
+
+
+class ChangeLog:
+    """The changes one process replayed since it loaded its index version: (seq, key, vector) rows.
+
+    A changed article has a row for its vector before and one for each vector it was stored with
+    since; a deleted one, for its vector before; a story or pin change, for its current vector
+    (zeros when it has none). Rows are only ever appended (a reset starts new arrays), so readers
+    check them outside the lock.
+    """
+
+    def __init__(self, since: int) -> None:
+        self.floor = since  # answers current before this position are stale
+        self._rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # seqs, keys, vectors
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return self._count
+
+    def add(self, seq: int, keys: Sequence[int], vectors: Sequence[np.ndarray | None]) -> None:
+        """Rows for changes replayed up to `seq`, one per (key, vector); None stands for no vector."""
+        if not keys:
+            return
+        known = next((v for v in vectors if v is not None), None)
+        with self._lock:
+            if self._rows is None and known is None:  # no vector to size rows by (nothing indexed yet)
+                self._forget(seq)
+                return
+            if self._count + len(keys) > MAX_REPLAYED:
+                self._forget(seq)
+                return
+            dim = len(known) if self._rows is None else self._rows[2].shape[1]
+            seqs, stored_keys, stored_vectors = self._room(self._count + len(keys), dim)
+            end = self._count + len(keys)
+            seqs[self._count : end] = seq
+            stored_keys[self._count : end] = keys
+            stored_vectors[self._count : end] = [np.zeros(dim) if v is None else v for v in vectors]
+            self._count = end
+
+    def forget_before(self, seq: int) -> None:
+        """Treat every answer made before `seq` as stale."""
+        with self._lock:
+            self._forget(seq)
+
+    def _forget(self, seq: int) -> None:
+        self.floor, self._count, self._rows = max(self.floor, seq), 0, None
+
+    def _room(self, needed: int, dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Arrays with room for `needed` rows: the current ones, or copies twice as large."""
+        if self._rows is not None and needed <= len(self._rows[0]):
+            return self._rows
+        size = min(MAX_REPLAYED, max(needed, 2 * (len(self._rows[0]) if self._rows else 0), 256))
+        grown = (np.empty(size, dtype=np.int64), np.empty(size, dtype=np.int64), np.empty((size, dim), dtype=np.float32))
+        if self._rows is not None:
+            for old, new in zip(self._rows, grown):
+                new[: self._count] = old[: self._count]
+        self._rows = grown
+        return grown
+
+    def still_current(self, answer: Answer, vector: np.ndarray | None) -> bool:
+        """Whether no change replayed after the answer could alter it. If so, the answer is marked
+        current up to the newest row checked, so that the next check starts after it.
+
+        `vector` is the query article's vector now (None: it has none, so the answer is stale).
+        """
+        with self._lock:
+            if answer.seq < self.floor or vector is None:
+                return False
+            rows, count = self._rows, self._count
+        if rows is None or count == 0:
+            return True
+        seqs, keys, vectors = rows
+        start = int(np.searchsorted(seqs[:count], answer.seq, side="right"))
+        if start < count:
+            if (keys[start:count] == answer.key).any():
+                return False
+            if (vectors[start:count] @ vector >= answer.threshold - 1e-6).any():
+                return False
+            answer.seq = max(answer.seq, int(seqs[count - 1]))
+        return True
+
+
+class AnswerCache:
+    """Answers by (version, article id, options): a small LRU in memory over a SQLite file that
+    every process serving the data folder shares. Answers put with shared=False stay in memory
+    (rare option sets: the file holds those of the option sets pages use, so it stays bounded)."""
+
+    def __init__(self, path: Path, size: int) -> None:
+        self.size = size
+        self._memory: OrderedDict[tuple[str, str, str], Answer] = OrderedDict()
+        self._memory_lock = threading.Lock()
+        self._file_lock = threading.Lock()
+        self._conn = connect(path)
+        self._conn.execute(f"PRAGMA busy_timeout={FILE_WAIT_MS}")
+        self._conn.executescript(SCHEMA)
+
+    def get(self, version: str, article_id: str, options: str, shared: bool) -> tuple[Answer | None, str]:
+        """The answer filed under the key, and where it was found: "memory", "shared" or "" (nowhere)."""
+        key = (version, article_id, options)
+        with self._memory_lock:
+            if key in self._memory:
+                self._memory.move_to_end(key)
+                return self._memory[key], "memory"
+        if not shared:
+            return None, ""
+        try:
+            with self._file_lock:
+                row = self._conn.execute(
+                    "SELECT key, threshold, seq, body FROM answers WHERE version = ? AND article = ? AND options = ?", key
+                ).fetchone()
+        except sqlite3.Error as exc:  # busy past FILE_WAIT_MS, or damaged: compute the answer instead
+            log.warning("answer file not read: %s", exc)
+            return None, ""
+        if row is None:
+            return None, ""
+        answer = Answer(json.loads(zlib.decompress(row["body"])), row["key"], row["threshold"], row["seq"])
+        self._remember(key, answer)
+        return answer, "shared"
+
+    def put(self, version: str, article_id: str, options: str, answer: Answer, shared: bool) -> None:
+        key = (version, article_id, options)
+        self._remember(key, answer)
+        if not shared:
+            return
+        body = zlib.compress(json.dumps(answer.body, ensure_ascii=False, separators=(",", ":")).encode())
+        try:
+            with self._file_lock:
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO answers (version, article, options, key, threshold, seq, body) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)", (*key, answer.key, answer.threshold, answer.seq, body))
+        except sqlite3.Error as exc:  # the answer is still served, and kept in memory
+            log.warning("answer not filed: %s", exc)
+
+    def _remember(self, key: tuple[str, str, str], answer: Answer) -> None:
+        with self._memory_lock:
+            self._memory[key] = answer
+            self._memory.move_to_end(key)
+            while len(self._memory) > self.size:
+                self._memory.popitem(last=False)
+
+    def keep_only(self, version: str) -> None:
+        """Forget the answers of every other index version (in short transactions: others write too)."""
+        with self._memory_lock:
+            for key in [k for k in self._memory if k[0] != version]:
+                del self._memory[key]
+        while True:
+            with self._file_lock:
+                deleted = self._conn.execute(
+                    "DELETE FROM answers WHERE rowid IN (SELECT rowid FROM answers WHERE version != ? LIMIT 2000)",
+                    (version,)).rowcount
+            if deleted == 0:
+                return
+
+    def count(self, version: str) -> int:
+        """How many answers of `version` the shared file holds."""
+        with self._file_lock:
+            return self._conn.execute("SELECT count(*) FROM answers WHERE version = ?", (version,)).fetchone()[0]

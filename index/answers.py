@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import threading
+import time
 import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -138,6 +140,13 @@ class ChangeLog:
         return True
 
 
+def _open(path: Path) -> sqlite3.Connection:
+    conn = connect(path)
+    conn.execute(f"PRAGMA busy_timeout={FILE_WAIT_MS}")
+    conn.executescript(SCHEMA)
+    return conn
+
+
 class AnswerCache:
     """Answers by (version, article id, options): a small LRU in memory over a SQLite file that
     every process serving the data folder shares. Answers put with shared=False stay in memory
@@ -148,9 +157,15 @@ class AnswerCache:
         self._memory: OrderedDict[tuple[str, str, str], Answer] = OrderedDict()
         self._memory_lock = threading.Lock()
         self._file_lock = threading.Lock()
-        self._conn = connect(path)
-        self._conn.execute(f"PRAGMA busy_timeout={FILE_WAIT_MS}")
-        self._conn.executescript(SCHEMA)
+        try:
+            self._conn = _open(path)
+        except sqlite3.DatabaseError as exc:  # a damaged cache must not stop the service: start afresh
+            aside = path.with_name(f"{path.name}.damaged-{int(time.time())}")
+            log.error("answer file %s is damaged (%s); moved to %s, starting an empty one", path, exc, aside.name)
+            for suffix in ("", "-wal", "-shm"):
+                if Path(f"{path}{suffix}").exists():
+                    os.replace(f"{path}{suffix}", f"{aside}{suffix}")
+            self._conn = _open(path)
 
     def get(self, version: str, article_id: str, options: str, shared: bool) -> tuple[Answer | None, str]:
         """The answer filed under the key, and where it was found: "memory", "shared" or "" (nowhere)."""

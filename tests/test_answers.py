@@ -188,3 +188,14 @@ def test_a_rebuild_that_fails_after_regrouping_stories_leaves_no_stale_answer(tm
         writer.rebuild()
     assert writer.get("copy-of-5").story_id == "copy-of-5"  # regrouped, but the version did not change
     check_all([reader], ids)
+
+
+def test_a_damaged_answer_file_is_moved_aside_and_the_service_goes_on(tmp_path, e5, sport):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "answers.sqlite").write_bytes(b"not a database" * 100)
+    engine = make_engine(data, e5)
+    engine.upsert([validate_article(r) for r in sport[:5]])
+    engine.rebuild()
+    assert engine.similar(sport[0]["id"], OPTION_SETS[0]) == fresh(engine, sport[0]["id"], OPTION_SETS[0])
+    assert [p.name.split("-")[0] for p in data.glob("answers.sqlite.damaged-*")] == ["answers.sqlite.damaged"]

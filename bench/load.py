@@ -24,9 +24,9 @@ import json
 import os
 import random
 import socket
-import sqlite3
 import re
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -34,6 +34,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
+from contextlib import closing
 from pathlib import Path
 from urllib.parse import quote
 
@@ -140,7 +141,7 @@ def main() -> None:
             if server.poll() is not None:
                 raise SystemExit(f"gunicorn exited with code {server.returncode}; run it by hand to see why")
             time.sleep(0.5)
-        with sqlite3.connect(f"file:{Path(args.data) / 'articles.sqlite'}?mode=ro", uri=True) as db:
+        with closing(sqlite3.connect(f"file:{Path(args.data) / 'articles.sqlite'}?mode=ro", uri=True)) as db:
             ids = sorted(row[0] for row in db.execute("SELECT id FROM articles"))
         random.Random(0).shuffle(ids)  # popularity has nothing to do with the id
         cumulative = list(itertools.accumulate(1 / rank**ZIPF_EXPONENT for rank in range(1, len(ids) + 1)))
@@ -161,13 +162,13 @@ def main() -> None:
         def republished(rng) -> dict:
             """A stored article republished by another outlet under a new id, with a credit line: a
             real near-duplicate (the kind a newsroom ingests all day) whose text the model must embed."""
-            with sqlite3.connect(f"file:{Path(args.data) / 'articles.sqlite'}?mode=ro", uri=True) as db:
+            with closing(sqlite3.connect(f"file:{Path(args.data) / 'articles.sqlite'}?mode=ro", uri=True)) as db:
                 headline, body = db.execute("SELECT headline, body FROM articles WHERE id = ?", (rng.choice(ids),)).fetchone()
             n = next(counter)
             return {"id": f"load-{os.getpid()}-{n}", "headline": headline, "source": "load-test",
                     "body": f"نقلاً عن وكالة الأنباء ({n}): {body}"}
 
-        def mixed(rng, reads=lambda rng: popular(rng)):
+        def mixed(rng, reads=popular):
             roll = rng.random()
             if roll < 0.05:
                 return ("ingest", "POST", "/v1/articles", republished(rng))

@@ -2,8 +2,8 @@
 
 An answer is built from the nearest articles of its query article down to a score, its threshold
 (minus infinity when the search reached every indexed article). A later change to article K can
-only alter it when K is the query article itself, or when K's vector, before or after the change,
-scores at least the threshold against the query: otherwise K was not among the answer's candidates
+only alter it when K is the query article itself, or when one of K's vectors (before the change,
+any it was stored with since, after) scores at least the threshold against the query: otherwise K was not among the answer's candidates
 and still is not. Story and pin changes are logged with the same key (see `ArticleStore`), and an
 article's change also logs the articles that pin it. Every process replays the store's change log
 (`ChangeLog`), so each one knows which answers are still current, its own and those other
@@ -21,7 +21,7 @@ import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -37,7 +37,7 @@ MAX_REPLAYED = 20_000
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (
-    version   TEXT NOT NULL,     -- index version and related floor the answer was computed with
+    version   TEXT NOT NULL,     -- index version, related floor and answer format it was computed with
     article   TEXT NOT NULL,     -- the query article's id
     options   TEXT NOT NULL,     -- SimilarOptions, canonical JSON
     key       INTEGER NOT NULL,  -- the query article's key
@@ -83,10 +83,8 @@ class ChangeLog:
             return
         known = next((v for v in vectors if v is not None), None)
         with self._lock:
-            if self._rows is None and known is None:  # no vector to size rows by (nothing indexed yet)
-                self._forget(seq)
-                return
-            if self._count + len(keys) > MAX_REPLAYED:
+            # No vector to size rows by (nothing indexed yet), or past the bound: older answers go.
+            if (self._rows is None and known is None) or self._count + len(keys) > MAX_REPLAYED:
                 self._forget(seq)
                 return
             dim = len(known) if self._rows is None else self._rows[2].shape[1]
@@ -140,6 +138,35 @@ class ChangeLog:
         return True
 
 
+class LruCache:
+    """A small thread-safe least-recently-used map."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        return None
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def discard_if(self, doomed: Callable[[Any], bool]) -> None:
+        """Drop the entries whose key `doomed` accepts."""
+        with self._lock:
+            for key in [k for k in self._items if doomed(k)]:
+                del self._items[key]
+
+
 def _open(path: Path) -> sqlite3.Connection:
     conn = connect(path)
     conn.execute(f"PRAGMA busy_timeout={FILE_WAIT_MS}")
@@ -153,9 +180,7 @@ class AnswerCache:
     (rare option sets: the file holds those of the option sets pages use, so it stays bounded)."""
 
     def __init__(self, path: Path, size: int) -> None:
-        self.size = size
-        self._memory: OrderedDict[tuple[str, str, str], Answer] = OrderedDict()
-        self._memory_lock = threading.Lock()
+        self._memory = LruCache(size)  # (version, article id, options) -> Answer
         self._file_lock = threading.Lock()
         try:
             self._conn = _open(path)
@@ -170,10 +195,9 @@ class AnswerCache:
     def get(self, version: str, article_id: str, options: str, shared: bool) -> tuple[Answer | None, str]:
         """The answer filed under the key, and where it was found: "memory", "shared" or "" (nowhere)."""
         key = (version, article_id, options)
-        with self._memory_lock:
-            if key in self._memory:
-                self._memory.move_to_end(key)
-                return self._memory[key], "memory"
+        remembered = self._memory.get(key)
+        if remembered is not None:
+            return remembered, "memory"
         if not shared:
             return None, ""
         try:
@@ -187,12 +211,12 @@ class AnswerCache:
         if row is None:
             return None, ""
         answer = Answer(json.loads(zlib.decompress(row["body"])), row["key"], row["threshold"], row["seq"])
-        self._remember(key, answer)
+        self._memory.put(key, answer)
         return answer, "shared"
 
     def put(self, version: str, article_id: str, options: str, answer: Answer, shared: bool) -> None:
         key = (version, article_id, options)
-        self._remember(key, answer)
+        self._memory.put(key, answer)
         if not shared:
             return
         body = zlib.compress(json.dumps(answer.body, ensure_ascii=False, separators=(",", ":")).encode())
@@ -204,18 +228,9 @@ class AnswerCache:
         except sqlite3.Error as exc:  # the answer is still served, and kept in memory
             log.warning("answer not filed: %s", exc)
 
-    def _remember(self, key: tuple[str, str, str], answer: Answer) -> None:
-        with self._memory_lock:
-            self._memory[key] = answer
-            self._memory.move_to_end(key)
-            while len(self._memory) > self.size:
-                self._memory.popitem(last=False)
-
     def keep_only(self, version: str) -> None:
         """Forget the answers of every other index version (in short transactions: others write too)."""
-        with self._memory_lock:
-            for key in [k for k in self._memory if k[0] != version]:
-                del self._memory[key]
+        self._memory.discard_if(lambda key: key[0] != version)
         while True:
             with self._file_lock:
                 deleted = self._conn.execute(

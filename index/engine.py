@@ -277,8 +277,9 @@ class Engine:
         if index is not None:
             index.remove([key for key, ek in changed.items() if ek is None])
         # Every vector an article had in between counts too: an answer may have been made with any of them.
-        between = self.cache.get_many([ek for _, ek in changes.stored_with])
-        if len(between) < len({ek for _, ek in changes.stored_with}):  # the cache lost one: trust no older answer
+        wanted = {ek for _, ek in changes.stored_with}
+        between = self.cache.get_many(list(wanted))
+        if len(between) < len(wanted):  # the cache lost one: trust no older answer
             replayed.forget_before(changes.seq)
         stored = [(key, between.get(ek)) for key, ek in changes.stored_with]
         shown = [(key, index.vector(key) if index is not None else None) for key in changes.display_only]
@@ -509,8 +510,8 @@ class Engine:
         """
         self.sync()
         with self._lock:
-            version = self._answers_version()
-        if self._meta is None:
+            version, indexed = self._answers_version(), self._meta is not None
+        if not indexed:  # no version yet: nothing to share
             return 0
         self.shared_options |= frozenset(option_sets)
         self._answers.keep_only(version)

@@ -106,7 +106,6 @@ def rebuild_command(export: Path | None, prune: bool, warm: bool) -> None:
                    f"{computed} computed, {time.monotonic() - started:.1f}s")
 
 
-
 @click.command("serve")
 @click.option("--host", default=None, help="default: HOST setting (127.0.0.1)")
 @click.option("--port", default=None, type=int, help="default: PORT setting (8080)")

@@ -24,5 +24,6 @@ VOLUME ["/data"]
 EXPOSE 8080
 
 HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4)"
-# First start on an empty volume: docker run ... python -m service ingest sample/ant_2017_feb_mar.jsonl.gz
+# First start on an empty volume: docker run ... python -m service ingest sample/ant_2017_feb_mar.jsonl.gz \
+#   --vectors sample/ant_2017_feb_mar.vectors.npz, then ... python -m service rebuild
 CMD ["gunicorn", "--bind", "0.0.0.0:8080", "--workers", "2", "--threads", "4", "--timeout", "600", "service.wsgi:app"]

@@ -1,5 +1,5 @@
-# make run   - install, load the bundled sample, build the index, serve API + demo on 127.0.0.1:$(PORT)
-# make test  - the whole test suite
+# make run   - install, load the bundled sample with its shipped vectors, build the index, serve API + demo on 127.0.0.1:$(PORT)
+# make test  - the whole test suite (the widget's browser tests need Debian's chromium: .ci/run installs it)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -7,24 +7,37 @@ PY := $(VENV)/bin/python
 PORT ?= 8080
 DATA_DIR ?= ./data
 SAMPLE := sample/ant_2017_feb_mar.jsonl.gz
+SAMPLE_VECTORS := sample/ant_2017_feb_mar.vectors.npz
 WORKERS ?= 2
+TORCH := torch==2.13.0
+TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
 
 export DATA_DIR PORT
 
-.PHONY: install run serve serve-prod test bench clean
+.PHONY: install install-dev run serve serve-prod test bench clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	# CPU build of torch first: a plain `torch` would pull a multi-GB CUDA build.
-	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
+	# torch's CPU build first, from PyTorch's CPU wheel index as the Dockerfile does: a plain `torch` from
+	# PyPI is a multi-GB CUDA build. Where that index cannot be reached, the plain pin (which takes a local
+	# CPU wheel where the machine has one).
+	$(PY) -m pip install -q --retries 0 --timeout 20 --index-url $(TORCH_CPU_INDEX) $(TORCH) \
+		|| $(PY) -m pip install -q $(TORCH)
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@
 
 install: $(VENV)/.installed
 
-$(DATA_DIR)/.sample-loaded: $(VENV)/.installed $(SAMPLE)
-	$(PY) -m service ingest $(SAMPLE)
+install-dev: $(VENV)/.installed-dev
+
+# The sample's vectors ship beside it: nothing is embedded here, only the index is built.
+$(DATA_DIR)/.sample-loaded: $(VENV)/.installed $(SAMPLE) $(SAMPLE_VECTORS)
+	$(PY) -m service ingest $(SAMPLE) --vectors $(SAMPLE_VECTORS)
 	$(PY) -m service rebuild
 	touch $@
 
@@ -38,7 +51,7 @@ serve-prod: install
 	rm -rf $(DATA_DIR)/.metrics && mkdir -p $(DATA_DIR)/.metrics
 	PROMETHEUS_MULTIPROC_DIR=$(DATA_DIR)/.metrics $(VENV)/bin/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WORKERS) --threads 4 --timeout 600 'service.wsgi:app'
 
-test: install
+test: install-dev
 	$(PY) -m pytest
 
 bench: $(DATA_DIR)/.sample-loaded

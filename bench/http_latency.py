@@ -2,6 +2,10 @@
 
 Starts `python -m service serve` on 127.0.0.1 over DATA_DIR (default ./data, filled by `make run`),
 sends a bounded number of sequential requests to each route, prints median and p99 and their ratio.
+Three kinds of similar answers, each article asked once per kind:
+- precomputed: the default options, whose answers `rebuild` computed ahead (the answer file);
+- computed: the same with a filter no rebuild warms (`exclude_source`), so computed at the request;
+- repeat: the computed ones asked again, from the worker's memory.
 
     python bench/http_latency.py [--requests 500] [--k 10]
 """
@@ -75,28 +79,28 @@ def main() -> None:
         connection.close()
         rng = random.Random(7)
         rng.shuffle(ids)
-        paths = [f"/v1/articles/{quote(i, safe='')}/similar?k={args.k}" for i in ids]
-        for path in paths[-20:]:  # warm-up, on articles not measured below
+        similar = [f"/v1/articles/{quote(i, safe='')}/similar?k={args.k}" for i in ids]
+        computed = [f"{path}&exclude_source=bench-no-such-source" for path in similar]
+        for path in computed[-20:]:  # warm-up, on articles not measured below
             timed_get(port, path)
-        # Every measured article is asked for once: no answer comes from the server's answer cache.
         # Interleave the routes so that both see the same machine state.
-        health_times, similar_times, repeat_times = [], [], []
-        for path in paths[: args.requests]:
-            health_times.append(timed_get(port, "/healthz"))
-            similar_times.append(timed_get(port, path))
-        for path in paths[: args.requests]:  # the same articles again: answers cached until the next write
-            repeat_times.append(timed_get(port, path))
+        times: dict[str, list[float]] = {"GET /healthz": [], "precomputed": [], "computed": [], "repeat": []}
+        for i in range(args.requests):
+            times["GET /healthz"].append(timed_get(port, "/healthz"))
+            times["precomputed"].append(timed_get(port, similar[i]))
+            times["computed"].append(timed_get(port, computed[i]))
+        for path in computed[: args.requests]:  # the same again: answers cached until the next write
+            times["repeat"].append(timed_get(port, path))
     finally:
         server.terminate()
         server.wait(timeout=10)
 
     print(f"index: {health['indexed']} articles, model {health['model']}; {args.requests} requests per route, k={args.k}")
-    for name, times in (("GET /healthz", health_times), ("GET similar", similar_times),
-                        ("similar again", repeat_times)):
-        print(f"{name:13s} median {statistics.median(times) * 1000:7.2f} ms   p99 {percentile(times, 0.99) * 1000:7.2f} ms")
-    print(f"ratio similar (first time)/healthz: median {statistics.median(similar_times) / statistics.median(health_times):.2f}x, "
-          f"p99 {percentile(similar_times, 0.99) / percentile(health_times, 0.99):.2f}x")
-
+    health_times = times["GET /healthz"]
+    for name, measured in times.items():
+        ratio = statistics.median(measured) / statistics.median(health_times)
+        print(f"{name:13s} median {statistics.median(measured) * 1000:7.2f} ms   p99 "
+              f"{percentile(measured, 0.99) * 1000:7.2f} ms   median/healthz {ratio:5.2f}x")
 
 if __name__ == "__main__":
     main()

@@ -32,7 +32,7 @@ from .ranking import days_between, mmr, recency_factor
 from .stories import collapse, connected_groups, first_published
 from .terms import shared_terms
 from .store import ArticleStore, StoredArticle
-from .text import detect_language, embedding_text, lead
+from .text import DEFAULT_LEAD_WORDS, detect_language, embedding_text, lead
 from .vectors import VectorIndex, new_index
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,12 @@ STORY_CANDIDATES = 20
 # A wire story republished by every one of SaudiNewsNet's 14 outlets stays below it.
 COMMON_SHINGLE_ARTICLES = 20
 Progress = Callable[[int], None]
+# A rebuild reports each stage it enters, with its size, and gets back what to call as work is done.
+Stages = Callable[[str, int], Progress]
+
+
+def _no_progress(done: int) -> None:
+    pass
 
 
 @dataclass(frozen=True)
@@ -128,7 +134,7 @@ class Engine:
         self,
         data_dir: Path | str,
         model: str = DEFAULT_MODEL,
-        lead_words: int = 100,
+        lead_words: int = DEFAULT_LEAD_WORDS,
         embedding_cache: Path | str | None = None,
         keep_versions: int = 3,
         embedder: Embedder | None = None,
@@ -195,6 +201,10 @@ class Engine:
             self.cache.put_many(list(missing), fresh)
             vectors.update(zip(missing, fresh))
         return keys, vectors, len(missing)
+
+    def seed_embeddings(self, path: Path) -> int:
+        """Seed the embedding cache from a vectors file of this engine's model (0 if another made it)."""
+        return self.cache.seed(Path(path), self.model)
 
     def embed_draft(self, headline: str, body: str) -> np.ndarray:
         text = self.text_of(headline, body)
@@ -612,14 +622,15 @@ class Engine:
         raw = self.store.get_meta("last_rebuild")
         return json.loads(raw) if raw else None
 
-    def rebuild(self, progress: Progress | None = None, total: Callable[[int], None] | None = None) -> RebuildSummary:
+    def rebuild(self, stages: Stages | None = None) -> RebuildSummary:
         """Re-embed (through the cache) every stored article into a new index version and make it live.
 
-        Only one rebuild runs at a time per data folder; the live index serves throughout.
+        Only one rebuild runs at a time per data folder; the live index serves throughout. `stages`
+        hears of each stage (`embed`, then `link` for the story groups) with its number of articles.
         """
         started = time.monotonic()
         try:
-            summary = self._rebuild(started, progress, total)
+            summary = self._rebuild(started, stages or (lambda name, size: _no_progress))
         except EngineError as exc:
             if "another rebuild is running" not in exc.message:
                 self._record_rebuild(started, ok=False)
@@ -634,7 +645,7 @@ class Engine:
         record = {"seconds": round(time.monotonic() - started, 3), "ok": ok, "at": time.time()}
         self.store.set_meta("last_rebuild", json.dumps(record).encode())
 
-    def _rebuild(self, started: float, progress: Progress | None, total: Callable[[int], None] | None) -> RebuildSummary:
+    def _rebuild(self, started: float, stages: Stages) -> RebuildSummary:
         self.index_root.mkdir(parents=True, exist_ok=True)
         with open(self.index_root / ".rebuild.lock", "w") as lock_file:
             try:
@@ -642,10 +653,8 @@ class Engine:
             except BlockingIOError:
                 raise EngineError("another rebuild is running on this data folder")
             seq, rows = self.store.snapshot()
-            if total:
-                total(len(rows))
             texts = [self.text_of(s.article.headline, s.article.body) for s in rows]
-            keys, vectors, embedded = self._embedded(texts, progress)
+            keys, vectors, embedded = self._embedded(texts, stages("embed", len(rows)))
             if rows:
                 matrix = np.stack([vectors[k] for k in keys])
                 index = new_index(matrix.shape[1], matrix)
@@ -661,7 +670,7 @@ class Engine:
             )
             self.store.set_meta("common_shingles", to_blob(common))
             self._common = common
-            stories = self._stories(index, rows, common)
+            stories = self._stories(index, rows, common, stages("link", len(rows)))
             self.store.set_stories([(s.key, story) for s, story in zip(rows, stories) if s.story_id != story])
             meta = snapshots.write_snapshot(self.index_root, index, self.model, seq)
             snapshots.prune(self.index_root, self.keep_versions)
@@ -686,7 +695,7 @@ class Engine:
         return [replace(s, fingerprint=computed[s.key]) if s.key in computed else s for s in rows]
 
     @staticmethod
-    def _stories(index: VectorIndex, rows: list[StoredArticle], common: np.ndarray) -> list[str]:
+    def _stories(index: VectorIndex, rows: list[StoredArticle], common: np.ndarray, progress: Progress) -> list[str]:
         """Story ids for all rows: groups of articles linked by text reuse among their nearest neighbours."""
         if not rows:
             return []
@@ -700,6 +709,7 @@ class Engine:
                 j = position.get(int(key))
                 if j is not None and j != i and relate(cleaned[i], cleaned[j], float(score)).relation in DUPLICATES:
                     links.append((i, j))
+            progress(1)
         roots = connected_groups(len(rows), links)
         groups: dict[int, list[StoredArticle]] = {}
         for i, root in enumerate(roots):

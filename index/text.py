@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import re
 
+DEFAULT_LEAD_WORDS = 100  # words of the body embedded after the headline (LEAD_WORDS)
+
 _SPACES = re.compile(r"\s+")
 _ARABIC = re.compile(r"[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF\uFB50-\uFDFF\uFE70-\uFEFF]")
 _PERSIAN_ONLY = re.compile(r"[پچژگ]")

@@ -16,6 +16,8 @@ from index.article import Article, validate_article
 from index.engine import Engine
 from index.errors import EngineError, InvalidInput
 
+from .progress import StageProgress, progress
+
 BATCH = 64
 MAX_REPORTED = 50
 
@@ -45,24 +47,27 @@ def read_valid(path: Path) -> tuple[list[Article], list[tuple[int, str]]]:
     return [a for _, a, _ in lines if a is not None], [(n, err) for n, _, err in lines if err]
 
 
-def progress_bar(total: int | None, label: str):
-    """A tqdm bar on a terminal, nothing otherwise (cron gets the one-line summary)."""
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=label, unit="art", disable=not sys.stderr.isatty())
-
-
 @click.command("ingest")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--vectors", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="a .vectors.npz file of the model's vectors for these articles (the sample ships one): "
+                   "seeds the embedding cache, so that only texts it lacks are embedded")
 @with_appcontext
-def ingest_command(path: Path) -> None:
+def ingest_command(path: Path, vectors: Path | None) -> None:
     """Upsert the articles of a JSON Lines file (one article a line); bad lines are reported and skipped."""
+    if vectors is not None:
+        try:
+            seeded = engine().seed_embeddings(vectors)
+        except (OSError, ValueError, KeyError) as exc:
+            raise click.ClickException(f"{vectors}: not a vectors file ({exc})")
+        click.echo(f"seeded the embedding cache with {seeded} vectors from {vectors}"
+                   if seeded else f"{vectors}: made with another model than {engine().model}; not used")
     articles, bad = read_valid(path)
     for number, error in bad[:MAX_REPORTED]:
         click.echo(f"{path}:{number}: skipped: {error}", err=True)
     if len(bad) > MAX_REPORTED:
         click.echo(f"{path}: ... and {len(bad) - MAX_REPORTED} more bad lines", err=True)
-    with progress_bar(len(articles), "ingest") as bar:
+    with progress(len(articles), "ingest") as bar:
         for start in range(0, len(articles), BATCH):
             engine().upsert(articles[start : start + BATCH], progress=bar.update)
     click.echo(f"ingested {len(articles)} articles from {path}, skipped {len(bad)} bad lines")
@@ -78,7 +83,8 @@ def ingest_command(path: Path) -> None:
 def rebuild_command(export: Path | None, prune: bool, warm: bool) -> None:
     """Re-embed every stored article (cached vectors are reused) into a new index version and switch to it.
 
-    Prints progress on a terminal and one summary line otherwise (for cron); exits non-zero on failure.
+    Shows a progress bar on a terminal, else a progress line every few seconds, then a summary line;
+    exits non-zero on failure.
     """
     if prune and export is None:
         raise click.UsageError("--prune needs --from FILE")
@@ -87,12 +93,12 @@ def rebuild_command(export: Path | None, prune: bool, warm: bool) -> None:
             articles, bad = read_valid(export)
             if bad:
                 raise click.ClickException(f"{export}: {len(bad)} bad lines (first at line {bad[0][0]}: {bad[0][1]}); nothing changed")
-            with progress_bar(len(articles), "reconcile") as bar:
+            with progress(len(articles), "reconcile") as bar:
                 counts = engine().reconcile(articles, prune=prune, progress=bar.update)
             click.echo(f"reconciled with {export}: {counts['upserted']} upserted, {counts['unchanged']} unchanged, "
                        f"{counts['removed']} removed")
-        with progress_bar(None, "rebuild") as bar:
-            summary = engine().rebuild(progress=bar.update, total=lambda n: setattr(bar, "total", n))
+        with StageProgress("rebuild") as stages:
+            summary = engine().rebuild(stages)
     except EngineError as exc:
         raise click.ClickException(exc.message)
     click.echo(summary.line())
@@ -100,7 +106,7 @@ def rebuild_command(export: Path | None, prune: bool, warm: bool) -> None:
         started = time.monotonic()
         option_sets = current_app.extensions["page_options"]
         newest = min(summary.articles, int(current_app.config["WARM_ARTICLES"]))
-        with progress_bar(newest, "warm") as bar:
+        with progress(newest, "warm") as bar:
             computed = engine().warm(option_sets, newest, progress=bar.update)
         click.echo(f"warmed the similar stories of {newest} articles x {len(option_sets)} option sets: "
                    f"{computed} computed, {time.monotonic() - started:.1f}s")

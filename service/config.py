@@ -6,12 +6,13 @@ import os
 from typing import Any
 
 from index.embedders import DEFAULT_MODEL
+from index.text import DEFAULT_LEAD_WORDS
 
 DEFAULTS: dict[str, Any] = {
     "DATA_DIR": "./data",
     "EMBEDDING_MODEL": DEFAULT_MODEL,
     "EMBEDDING_CACHE": None,  # default: <DATA_DIR>/embeddings.sqlite
-    "LEAD_WORDS": 100,
+    "LEAD_WORDS": DEFAULT_LEAD_WORDS,
     "KEEP_VERSIONS": 3,
     "WARM_ARTICLES": 50_000,  # newest articles whose similar stories `rebuild` computes ahead of requests
     "MAX_BULK": 1000,

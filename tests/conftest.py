@@ -1,7 +1,9 @@
 """Shared fixtures: the real e5 model (loaded once), real SQLite and FAISS in temporary folders.
 
-Vectors are cached by (model, exact text) in one embedding cache shared by every test engine, so the
-sample corpus is embedded once per machine (`TEST_EMBEDDING_CACHE`, default `.cache/` in the repo).
+Vectors are cached by (model, exact text) in one embedding cache shared by every test engine
+(`TEST_EMBEDDING_CACHE`, default `.cache/` in the repo). The cache starts seeded with the model's
+vectors of the bundled sample (`sample/*.vectors.npz`, checked against the model by
+test_sample_vectors.py), so the sample is never embedded; every other text is embedded for real.
 """
 from __future__ import annotations
 
@@ -13,14 +15,28 @@ from pathlib import Path
 import pytest
 
 from index.article import validate_article
-from index.embedders import E5Embedder
+from index.embedders import DEFAULT_MODEL, E5Embedder
+from index.embedding_cache import EmbeddingCache
 from index.engine import Engine
 from service import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample" / "ant_2017_feb_mar.jsonl.gz"
+SAMPLE_VECTORS = ROOT / "sample" / "ant_2017_feb_mar.vectors.npz"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 TEST_CACHE = Path(os.environ.get("TEST_EMBEDDING_CACHE", ROOT / ".cache" / "test-embeddings.sqlite"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def seeded_test_cache() -> Path:
+    """The shared test embedding cache, holding the shipped vectors of the sample."""
+    TEST_CACHE.parent.mkdir(parents=True, exist_ok=True)
+    cache = EmbeddingCache(TEST_CACHE)
+    try:
+        cache.seed(SAMPLE_VECTORS, DEFAULT_MODEL)
+    finally:
+        cache.close()
+    return TEST_CACHE
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,15 @@
 """The commands, through Flask's CLI runner on the real engine."""
+import io
 import json
+import re
 
+from index.embedding_cache import read_vectors_file
+from index.engine import Engine
 from index.options import options_from
 from service import create_app
+from service.progress import ProgressLines
 
-from .conftest import make_engine
+from .conftest import SAMPLE_VECTORS, make_engine
 from .test_answers import fresh
 
 
@@ -22,6 +27,40 @@ def test_ingest_reports_bad_lines_and_keeps_the_rest(runner, engine, few, tmp_pa
     assert f"{source}:5: skipped: 'headline' is required" in result.output
     assert "ingested 3 articles" in result.output and "skipped 2 bad lines" in result.output
     assert engine.store.count() == 3
+
+
+def test_ingest_with_the_sample_vectors_seeds_the_cache_and_reports_progress(tmp_path, e5, sample_rows):
+    engine = Engine(tmp_path / "data", embedder=e5, embedding_cache=tmp_path / "empty-cache.sqlite")
+    runner = create_app({"TESTING": True, "RATE_LIMIT": ""}, engine=engine).test_cli_runner()
+    embedded: list[int] = []
+    engine.on_embed = lambda texts, seconds: embedded.append(texts)
+    source = tmp_path / "in.jsonl"
+    write_jsonl(source, sample_rows[:30])
+    result = runner.invoke(args=["ingest", str(source), "--vectors", str(SAMPLE_VECTORS)])
+    assert result.exit_code == 0, result.output
+    assert f"seeded the embedding cache with {len(read_vectors_file(SAMPLE_VECTORS)[1])} vectors" in result.output
+    assert embedded == []  # every sample text came from the file
+    # Not a terminal: progress comes as lines (done/total, rate, time), the last at 100%.
+    assert re.search(r"^ingest: 30/30 \(100%\), [0-9.]+/s, \S+ elapsed$", result.output, re.MULTILINE), result.output
+    assert "ingested 30 articles" in result.output
+
+
+def test_ingest_rejects_a_file_that_is_not_a_vectors_file(runner, tmp_path, few):
+    source, bogus = tmp_path / "in.jsonl", tmp_path / "bogus.npz"
+    write_jsonl(source, few[:1])
+    bogus.write_bytes(b"not a zip")
+    result = runner.invoke(args=["ingest", str(source), "--vectors", str(bogus)])
+    assert result.exit_code != 0 and "not a vectors file" in result.output
+
+
+def test_progress_lines_give_done_total_rate_and_time_left():
+    out = io.StringIO()
+    with ProgressLines(200, "rebuild", every=0, out=out) as lines:
+        lines.update(50)
+        lines.update(150)
+    first, last = out.getvalue().splitlines()  # one line an update here (every=0), none more at the end
+    assert re.fullmatch(r"rebuild: 50/200 \(25%\), [0-9.]+/s, \S+ left, \S+ elapsed", first), first
+    assert re.fullmatch(r"rebuild: 200/200 \(100%\), [0-9.]+/s, \S+ elapsed", last), last
 
 
 def test_rebuild_prints_a_summary_line(runner, engine, few, tmp_path):

@@ -100,6 +100,7 @@ def test_unknown_duplicates_mode_is_400(client, story):
     assert response.status_code == 400 and response.get_json()["error"]["field"] == "duplicates"
 
 
+@pytest.mark.slow  # embeds 25 texts the sample lacks
 def test_outlet_boilerplate_does_not_make_near_duplicates(engine, sample_rows):
     """25 unrelated articles share a long footer: after a rebuild the footer counts for nothing."""
     rows = [r for r in sample_rows if len(r["body"].split()) > 120][:25]

@@ -56,7 +56,8 @@ def is_rtl(lang: str) -> bool:
 
 
 def block_language(requested: str | None, article_language: str | None, items: list[dict[str, Any]]) -> str:
-    """The block's language: asked for, else the article's, else the items' most common, else English."""
+    """The block's language: asked for, else the article's, else the items' most common (on a tie, the
+    first item's), else English. widget.js applies the same rule (then the host page's language)."""
     common = Counter(i.get("language") for i in items if i.get("language")).most_common(1)
     return requested or article_language or (common[0][0] if common else "en")
 
@@ -178,14 +179,13 @@ def page(article_id: str):
     style = css_between_markers(read_script()) + PAGE_CSS
     status, context = 200, {}
     try:
-        stored = engine().get(article_id)
         answer = engine().similar(article_id, similar_options(block_params(args)))
     except NotFound:
         status = 404
     except InvalidInput as exc:
         status, context = 400, {"message": exc.message}
     if status == 200:
-        lang = block_language(args.get("lang"), stored.article.language, answer["items"])
+        lang = block_language(args.get("lang"), answer["article"].get("language"), answer["items"])
         context = {
             "lang": lang,
             "dir": "rtl" if is_rtl(lang) else "ltr",

@@ -172,6 +172,7 @@ def test_iframe_page_escapes_every_field(client, loaded):
     assert XSS not in html and str(escape(XSS)) in html and headlines(html)[0] == XSS
     assert "<b>Evil</b>" not in html and "&lt;b&gt;Evil&lt;/b&gt; &amp; Co" in html
     assert f'<span class="sa-link" dir="auto" lang="en">{escape(XSS)}</span>' in html  # no URL: not a link
+    assert '<span class="sa-source" dir="auto">&lt;b&gt;Evil' in html  # isolated from the date (bidi)
     assert 'dir="ltr"' in html and "Similar articles" in html and ' ago</time>' in html
 
 
@@ -230,6 +231,8 @@ def test_block_rules():
     assert block_language(None, "en", items) == "en"
     assert block_language(None, None, items) == "ar"
     assert block_language(None, None, []) == "en"
+    tie = [{"language": "en"}, {"language": "ar"}, {"language": "ar"}, {"language": "en"}]
+    assert block_language(None, None, tie) == "en"  # the first item's, as widget.js
     assert block_params({"title": "x", "lang": "ar", "theme": "dark"}) == {"k": "5"}
     assert block_params({"k": "3", "profile": "widget", "language": "fr"}) == {"k": "3", "profile": "widget"}
     assert safe_url("https://a.example/x") and safe_url("HTTP://a.example") and not safe_url("javascript:alert(1)")

@@ -1,34 +1,56 @@
 """The widget in a real browser: headless Chromium driven by Playwright, a real server process, and a host
 page served from another origin (a second port) that embeds the blocks the way a CMS template does.
 
-Skipped when Playwright or /usr/bin/chromium is missing (`.ci/run` installs both).
+Skipped when Playwright or /usr/bin/chromium is missing (`.ci/run` installs both). No test writes into the
+repository: `python -m tests.screenshots` regenerates the README's pictures.
 """
 from __future__ import annotations
 
-import functools
-import http.server
+import hashlib
 import re
-import threading
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 
 from service.widget import UNITS, relative_time
 
-from .conftest import ROOT
+from .screenshots import CHROMIUM, DOCS, chromium, host_page, static_site, take_screenshots
 from .test_server import call, free_port, running_server
 from .test_widget import ENGLISH, XSS
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-DOCS = ROOT / "docs"
 EN_ID = "en/storm/1"
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+# Pinned in the English block after the hostile headline: bidi controls, a 200-character source without a space.
+ODD = [
+    {"id": "en/storm/bidi", "headline": "\u202eFlood warnings stay in place along the coast",
+     "body": "Flood warnings remained in force along the coast on Monday as the storm moved east.",
+     "source": "Evil \u202eCo", "published_at": "2020-02-10T09:00:00Z", "language": "en"},
+    {"id": "en/storm/long", "headline": "Rivers keep rising after the storm", "url": "https://news.example/long",
+     "body": "Rivers kept rising in the north after the storm, and more homes were evacuated overnight.",
+     "source": "W" * 200, "published_at": "2020-02-10T10:00:00Z", "language": "en"},
+]
+# Blocks whose language is not their items' most common one: an Arabic article with English items, and an
+# article with no detectable language whose items tie (two English, two Arabic; the first item's wins).
+LANGUAGES = [
+    {"id": "lang/ar", "headline": "البرلمان يصادق على الميزانية الجديدة", "language": "ar"},
+    {"id": "lang/none", "headline": "2020 - 2021"},
+    {"id": "lang/en-1", "headline": "Parliament approves the new budget", "language": "en",
+     "published_at": "2021-03-01T08:00:00Z"},
+    {"id": "lang/ar-1", "headline": "الحكومة تعرض خطة الإنفاق على النواب", "language": "ar",
+     "published_at": "2021-03-01T09:00:00Z"},
+    {"id": "lang/ar-2", "headline": "النواب يناقشون الضرائب الجديدة", "language": "ar",
+     "published_at": "2021-03-01T10:00:00Z"},
+    {"id": "lang/en-2", "headline": "Ministers present their spending plan", "language": "en",
+     "published_at": "2021-03-01T11:00:00Z"},
+]
+PINS = {EN_ID: ["en/storm/xss", "en/storm/bidi", "en/storm/long"],
+        "lang/ar": ["lang/en-1", "lang/en-2"],
+        "lang/none": ["lang/en-1", "lang/ar-1", "lang/ar-2", "lang/en-2"]}
+LANGUAGE_BLOCKS = (("own", "lang/ar", 2), ("none", "lang/none", 4))  # host page id, article, k
+
+pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 if not CHROMIUM.exists():
     pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)", allow_module_level=True)
 
@@ -44,41 +66,21 @@ def articles(sample_rows) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory, articles) -> Iterator[str]:
-    """`python -m service ingest` then `serve` on 127.0.0.1, with the hostile article pinned in the English block."""
+    """`python -m service ingest` then `serve` on 127.0.0.1, with the hostile articles pinned (`PINS`)."""
     tmp = tmp_path_factory.mktemp("widget-service")
-    rows = articles["arabic"] + ENGLISH
-    with running_server(tmp / "data", rows, RATE_LIMIT="", WIDGET_ORIGINS="") as base:
-        assert call(f"{base}/v1/articles/{EN_ID}/pins", {"ids": ["en/storm/xss"]}, method="PUT")[0] == 200
-        for article_id in (articles["ar_id"], EN_ID):  # warm up: the widget gives up after 4 s
-            assert call(f"{base}/v1/articles/{article_id}/similar?k=5")[0] == 200
+    rows = articles["arabic"] + ENGLISH + ODD + LANGUAGES
+    with running_server(tmp / "data", rows, RATE_LIMIT="", WIDGET_ORIGINS="", ALLOW_LOCAL_WRITES="1") as base:
+        for article_id, ids in PINS.items():
+            assert call(f"{base}/v1/articles/{article_id}/pins", {"ids": ids}, method="PUT")[0] == 200
+        warm = [(articles["ar_id"], 5), (EN_ID, 5)] + [(a, k) for _, a, k in LANGUAGE_BLOCKS]
+        for article_id, k in warm:  # the widget gives up after 4 s
+            assert call(f"{base}/v1/articles/{article_id}/similar?k={k}")[0] == 200
         yield base
 
 
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
-        pass
-
-
-def host_page(title: str, blocks: str, script: str, lang: str = "en") -> str:
-    """A news page of a CMS with the two embed lines (`blocks` and the widget's script tag)."""
-    return f"""<!doctype html>
-<html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>body{{margin:0;font:17px/1.6 Georgia,serif;color:#222;background:#fafaf7}}
-header{{background:#111;color:#fff;padding:10px 16px;font:700 18px system-ui}}
-main{{max-width:760px;margin:0 auto;padding:8px 16px 40px}} h1{{font-size:1.7em;line-height:1.2}}</style></head>
-<body><header>The Example Times</header><main>
-<h1 id="story">{title}</h1>
-<p id="host-text">The host page's own article text stays as it is, whatever the widget does.</p>
-{blocks}
-<p id="after">More of the host page after the blocks.</p>
-</main>{script}</body></html>"""
-
-
 @pytest.fixture(scope="module")
-def host(tmp_path_factory, service, articles) -> Iterator[str]:
+def host(service, articles) -> Iterator[str]:
     """A static HTTP server on another port (another origin) serving the host pages."""
-    root = tmp_path_factory.mktemp("host")
     script = f'<script src="{service}/widget.js" async></script>'
     dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     ar, en = articles["ar_id"], EN_ID
@@ -94,19 +96,14 @@ def host(tmp_path_factory, service, articles) -> Iterator[str]:
                                   'data-profile="widget"></div>', script),
         "lang.html": host_page("Page language", f'<div data-similar-articles data-article-id="{ar}" id="ar" '
                                'data-lang="fr"></div>', script, lang="ar"),
+        "language.html": host_page("Languages", "\n".join(
+            f'<div data-similar-articles data-article-id="{a}" data-k="{k}" id="{i}"></div>'
+            for i, a, k in LANGUAGE_BLOCKS), script),
         "iframe.html": host_page("Iframe", f'<iframe id="frame" src="{service}/widget/{en}?k=3" title="similar" '
                                  'style="width:100%;height:320px;border:0"></iframe>', ""),
     }
-    for name, html in pages.items():
-        (root / name).write_text(html, encoding="utf-8")
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with static_site(pages) as site:
+        yield site
 
 
 # -- browser ---------------------------------------------------------------------------------
@@ -114,13 +111,8 @@ def host(tmp_path_factory, service, articles) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    playwright = sync_api.sync_playwright().start()
-    try:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield chromium
-        chromium.close()
-    finally:
-        playwright.stop()
+    with chromium() as launched:
+        yield launched
 
 
 class Watched:
@@ -212,8 +204,6 @@ def test_arabic_block_is_rtl_and_english_block_ltr(watched, host):
     assert all(item["date"].startswith("قبل ") for item in ar["items"])
     assert (en["dir"], en["lang"], en["direction"], en["title"]) == ("ltr", "en", "ltr", "Similar articles")
     assert all(item["date"].endswith(" ago") for item in en["items"])
-    DOCS.mkdir(exist_ok=True)
-    w.page.locator("#ar").screenshot(path=str(DOCS / "widget-ar-desktop.png"))
 
     phone = watched(360, 780)
     phone.page.goto(host + "/index.html")
@@ -222,7 +212,6 @@ def test_arabic_block_is_rtl_and_english_block_ltr(watched, host):
     box = phone.page.locator("#en").bounding_box()
     assert box["width"] <= 360 - 2 * 16 + 1
     assert phone.page.evaluate("document.documentElement.scrollWidth") <= 360  # nothing overflows sideways
-    phone.page.locator("#en").screenshot(path=str(DOCS / "widget-en-phone.png"))
     assert w.errors == [] and phone.errors == []
 
 
@@ -334,5 +323,91 @@ def test_demo_page_shows_the_block_of_the_picked_article(watched, service, artic
     shown = w.block("#block .sa-block")
     assert [i["id"] for i in shown["items"]] == [i["id"] for i in similar(service, ENGLISH[1]["id"], "k=10")]
     assert shown["dir"] == "ltr" and w.page.text_content("#chosen") == ENGLISH[1]["headline"]
-    w.page.screenshot(path="/tmp/demo-check.png")
     assert w.errors == []
+
+
+# Where each item's date starts and ends on screen, and where its source ends (left to right).
+BIDI_LAYOUT = """(block, id) => {
+    const li = block.querySelector(`.sa-item[data-id="${id}"]`);
+    const source = li.querySelector('.sa-source').getBoundingClientRect();
+    const date = li.querySelector('.sa-date'), text = date.firstChild, range = document.createRange();
+    const left = (i) => { range.setStart(text, i); range.setEnd(text, i + 1);
+        return range.getBoundingClientRect().left; };
+    return {sourceRight: source.right, dateLeft: date.getBoundingClientRect().left,
+            firstChar: left(0), lastChar: left(text.length - 1)};
+}"""
+
+
+def test_bidi_controls_in_a_source_do_not_reorder_the_date(watched, host, service):
+    """An unterminated right-to-left override in `source` stays inside it, in the script block and the iframe page."""
+    w = watched()
+    w.page.goto(host + "/index.html")
+    w.ready(2)
+    script = w.page.eval_on_selector("#en", BIDI_LAYOUT, "en/storm/bidi")
+    w.page.goto(f"{service}/widget/{EN_ID}?k=3")
+    page = w.page.eval_on_selector(".sa-block", BIDI_LAYOUT, "en/storm/bidi")
+    for layout in (script, page):
+        assert layout["firstChar"] < layout["lastChar"], layout  # "6 years ago" reads left to right
+        assert layout["sourceRight"] <= layout["dateLeft"] + 0.5, layout  # and comes after the source
+
+
+# Elements of a block that stick out of it (or are wider than it).
+OVERFLOWING = """block => { const box = block.getBoundingClientRect();
+    return [...block.querySelectorAll('*')].filter(e => { const r = e.getBoundingClientRect();
+        return r.left < box.left - 0.5 || r.right > box.right + 0.5; }).map(e => e.className || e.tagName); }"""
+
+
+def test_a_long_unbroken_source_stays_inside_the_block_on_a_phone(watched, host, service):
+    """A 200-character source without a space wraps inside the block at 360 px, script block and iframe page."""
+    phone = watched(360, 780)
+    phone.page.goto(host + "/index.html")
+    phone.ready(2)
+    assert phone.page.eval_on_selector("#en", OVERFLOWING) == []
+    assert phone.page.evaluate("document.documentElement.scrollWidth") <= 360
+    phone.page.goto(f"{service}/widget/{EN_ID}?k=3")
+    assert phone.page.eval_on_selector(".sa-block", OVERFLOWING) == []
+    assert phone.page.evaluate("document.documentElement.scrollWidth") <= 360
+
+
+def test_script_block_and_iframe_page_choose_the_same_language(watched, host, service):
+    """The asked-for language, else the article's, else the items' most common (the first item's on a tie)."""
+    w = watched()
+    w.page.goto(host + "/language.html")
+    w.ready(len(LANGUAGE_BLOCKS))
+    script = {block_id: w.block("#" + block_id) for block_id, _, _ in LANGUAGE_BLOCKS}
+    for block_id, article_id, k in LANGUAGE_BLOCKS:
+        answer = call(f"{service}/v1/articles/{article_id}/similar?k={k}")[1]
+        items = [i["language"] for i in answer["items"]]
+        assert [i["id"] for i in answer["items"]] == PINS[article_id]
+        assert w.page.goto(f"{service}/widget/{article_id}?k={k}").status == 200
+        page = w.block(".sa-block")
+        assert (script[block_id]["lang"], script[block_id]["dir"], script[block_id]["title"]) == (
+            page["lang"], page["dir"], page["title"]), (article_id, answer["article"], items)
+        assert page["lang"] == (answer["article"]["language"] or items[0])
+    assert script["own"]["lang"] == "ar" and script["none"]["lang"] == "en"
+
+
+def test_screenshots_are_written_where_asked(browser, host, tmp_path):
+    """What `python -m tests.screenshots` does, into a temporary folder."""
+    paths = take_screenshots(browser, host + "/index.html", tmp_path)
+    assert sorted(p.name for p in paths) == sorted(p.name for p in DOCS.glob("widget-*.png"))  # the README's
+    widths = {}
+    for path in paths:
+        png = path.read_bytes()
+        assert png.startswith(b"\x89PNG\r\n\x1a\n")
+        widths[path.name] = int.from_bytes(png[16:20], "big")  # IHDR
+    assert widths["widget-en-phone.png"] <= 360 - 2 * 16 and 360 < widths["widget-ar-desktop.png"] <= 1280
+
+
+def docs_state() -> dict[str, tuple[int, str]]:
+    return {p.name: (p.stat().st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest()) for p in DOCS.glob("*.png")}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def docs_before() -> dict[str, tuple[int, str]]:
+    return docs_state()
+
+
+def test_browser_tests_leave_the_docs_screenshots_alone(docs_before):
+    """Last in the module: no test above wrote docs/*.png (`python -m tests.screenshots` does)."""
+    assert docs_state() == docs_before

@@ -17,17 +17,18 @@
 background:var(--sa-bg,#fff);color:var(--sa-text,#1d1d1f);border:1px solid var(--sa-border,#e2e2e6);
 border-top:3px solid var(--sa-accent,#a3122a);border-radius:var(--sa-radius,8px);
 font-family:var(--sa-font,system-ui,-apple-system,"Segoe UI","Noto Naskh Arabic",Tahoma,Arial,sans-serif);
-font-size:var(--sa-size,16px);line-height:1.45;text-align:start}
+font-size:var(--sa-size,16px);line-height:1.45;text-align:start;overflow-wrap:anywhere}
 .sa-dark{--sa-bg:#16171b;--sa-text:#ececf1;--sa-muted:#a3a3ad;--sa-border:#2f3139;--sa-accent:#ff6b81}
 .sa-block *{box-sizing:border-box}
 .sa-block .sa-title{margin:0 0 .4em;padding:0;border:0;font:inherit;font-size:1.15em;font-weight:700;
 line-height:1.3;color:inherit;letter-spacing:normal;text-transform:none}
 .sa-block .sa-list{list-style:none;margin:0;padding:0;display:grid;gap:0 1.4em;
 grid-template-columns:repeat(auto-fill,minmax(min(100%,15em),1fr))}
-.sa-block .sa-item{margin:0;padding:.6em 0;border-top:1px solid var(--sa-border,#e2e2e6)}
-.sa-block .sa-link{display:block;color:inherit;text-decoration:none;font-weight:600;overflow-wrap:anywhere}
+.sa-block .sa-item{min-width:0;margin:0;padding:.6em 0;border-top:1px solid var(--sa-border,#e2e2e6)}
+.sa-block .sa-link{display:block;color:inherit;text-decoration:none;font-weight:600}
 .sa-block a.sa-link:hover,.sa-block a.sa-link:focus-visible{color:var(--sa-accent,#a3122a);text-decoration:underline}
 .sa-block .sa-meta{margin-top:.25em;font-size:.8em;color:var(--sa-muted,#6b6b72)}
+.sa-block .sa-source,.sa-block .sa-date{unicode-bidi:isolate}
 .sa-block .sa-source{color:var(--sa-accent,#a3122a);font-weight:600}
 .sa-block .sa-source+.sa-date::before{content:"·";margin:0 .45em;color:var(--sa-muted,#6b6b72)}
 /*/sa-css*/`;
@@ -55,10 +56,12 @@ grid-template-columns:repeat(auto-fill,minmax(min(100%,15em),1fr))}
     document.head.appendChild(style);
   }
 
+  // On a tie, the value seen first (the better-ranked item's), as Counter.most_common in service/widget.py.
   function mostCommon(values) {
-    const counts = {};
+    const counts = new Map();
+    values.filter(Boolean).forEach((v) => counts.set(v, (counts.get(v) || 0) + 1));
     let best = null;
-    values.filter(Boolean).forEach((v) => { counts[v] = (counts[v] || 0) + 1; if (!best || counts[v] > counts[best]) best = v; });
+    counts.forEach((n, v) => { if (best === null || n > counts.get(best)) best = v; });
     return best;
   }
 
@@ -92,7 +95,11 @@ grid-template-columns:repeat(auto-fill,minmax(min(100%,15em),1fr))}
     link.dir = "auto";
     if (item.language) link.lang = item.language;
     const meta = el("div", "sa-meta");
-    if (item.source) meta.appendChild(el("span", "sa-source", item.source));
+    if (item.source) {
+      const source = el("span", "sa-source", item.source);
+      source.dir = "auto";  // isolated: bidi controls in it cannot reorder the date
+      meta.appendChild(source);
+    }
     const when = item.published_at ? ago(item.published_at, lang) : "";
     if (when) {
       const time = el("time", "sa-date", when);
@@ -111,6 +118,7 @@ grid-template-columns:repeat(auto-fill,minmax(min(100%,15em),1fr))}
     const items = answer && Array.isArray(answer.items) ? answer.items : [];
     if (!items.length) return drop(host, "empty");
     const d = host.dataset;
+    // The same rule as block_language() in service/widget.py (the iframe page), then the page's language.
     const lang = d.lang || (answer.article && answer.article.language) ||
       mostCommon(items.map((i) => i.language)) || document.documentElement.lang || "en";
     const heading = d.title || TITLES[lang.split("-")[0].toLowerCase()] || TITLES.en;

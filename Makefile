@@ -14,7 +14,7 @@ TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
 
 export DATA_DIR PORT
 
-.PHONY: install install-dev run serve serve-prod test bench clean
+.PHONY: install install-dev run serve serve-prod test bench screenshots clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -41,11 +41,12 @@ $(DATA_DIR)/.sample-loaded: $(VENV)/.installed $(SAMPLE) $(SAMPLE_VECTORS)
 	$(PY) -m service rebuild
 	touch $@
 
+# A development server on 127.0.0.1: writes from this machine need no key (ALLOW_LOCAL_WRITES).
 run: $(DATA_DIR)/.sample-loaded
-	$(PY) -m service serve --port $(PORT)
+	ALLOW_LOCAL_WRITES=1 $(PY) -m service serve --port $(PORT)
 
 serve: install
-	$(PY) -m service serve --port $(PORT)
+	ALLOW_LOCAL_WRITES=1 $(PY) -m service serve --port $(PORT)
 
 serve-prod: install
 	rm -rf $(DATA_DIR)/.metrics && mkdir -p $(DATA_DIR)/.metrics
@@ -57,6 +58,10 @@ test: install-dev
 bench: $(DATA_DIR)/.sample-loaded
 	$(PY) bench/embed_throughput.py
 	$(PY) bench/http_latency.py
+
+# The README's widget pictures (docs/*.png), from a real server and headless Chromium.
+screenshots: install-dev
+	$(PY) -m tests.screenshots
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache

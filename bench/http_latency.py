@@ -14,36 +14,15 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import random
-import socket
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 from urllib.parse import quote
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def timed_get(port: int, path: str) -> float:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    started = time.perf_counter()
-    connection.request("GET", path)
-    response = connection.getresponse()
-    response.read()
-    elapsed = time.perf_counter() - started
-    connection.close()
-    if response.status != 200:
-        raise RuntimeError(f"GET {path} answered {response.status}")
-    return elapsed
+from bench.serving import serving, timed_get  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -57,18 +36,7 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=10)
     args = parser.parse_args()
 
-    data_dir = os.environ.get("DATA_DIR", str(ROOT / "data"))
-    port = free_port()
-    env = {**os.environ, "DATA_DIR": data_dir, "PORT": str(port)}
-    server = subprocess.Popen([sys.executable, "-m", "service", "serve"], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(600):
-            try:
-                timed_get(port, "/healthz")
-                break
-            except (OSError, RuntimeError):
-                time.sleep(0.1)
+    with serving() as port:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         ids: list[str] = []
         for offset in range(0, args.requests + 40, 100):
@@ -91,9 +59,6 @@ def main() -> None:
             times["computed"].append(timed_get(port, computed[i]))
         for path in computed[: args.requests]:  # the same again: answers cached until the next write
             times["repeat"].append(timed_get(port, path))
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
     print(f"index: {health['indexed']} articles, model {health['model']}; {args.requests} requests per route, k={args.k}")
     health_times = times["GET /healthz"]
@@ -101,6 +66,7 @@ def main() -> None:
         ratio = statistics.median(measured) / statistics.median(health_times)
         print(f"{name:13s} median {statistics.median(measured) * 1000:7.2f} ms   p99 "
               f"{percentile(measured, 0.99) * 1000:7.2f} ms   median/healthz {ratio:5.2f}x")
+
 
 if __name__ == "__main__":
     main()

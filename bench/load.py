@@ -23,7 +23,6 @@ import itertools
 import json
 import os
 import random
-import socket
 import re
 import shutil
 import sqlite3
@@ -39,13 +38,12 @@ from pathlib import Path
 from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.serving import free_port  # noqa: E402
+
 ZIPF_EXPONENT = 1.0  # page views per article fall roughly as 1/rank
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def request(port: int, method: str, path: str, body: dict | None = None) -> tuple[int, float]:

@@ -229,13 +229,20 @@ class AnswerCache:
             log.warning("answer not filed: %s", exc)
 
     def keep_only(self, version: str) -> None:
-        """Forget the answers of every other index version (in short transactions: others write too)."""
+        """Forget the answers of every other index version (in short transactions: others write too).
+
+        Only a clean-up: answers are filed by version, so one left behind (the file busy) is never served.
+        """
         self._memory.discard_if(lambda key: key[0] != version)
         while True:
-            with self._file_lock:
-                deleted = self._conn.execute(
-                    "DELETE FROM answers WHERE rowid IN (SELECT rowid FROM answers WHERE version != ? LIMIT 2000)",
-                    (version,)).rowcount
+            try:
+                with self._file_lock:
+                    deleted = self._conn.execute(
+                        "DELETE FROM answers WHERE rowid IN (SELECT rowid FROM answers WHERE version != ? LIMIT 2000)",
+                        (version,)).rowcount
+            except sqlite3.Error as exc:
+                log.warning("answers of older versions not removed yet: %s", exc)
+                return
             if deleted == 0:
                 return
 

@@ -18,6 +18,11 @@ MAX_TAGS = 100
 MAX_TAG = 100
 FIELDS = ("id", "headline", "body", "url", "source", "published_at", "language", "section", "tags")
 
+# Text shown on pages, cleared of the bidi controls below.
+DISPLAYED = ("headline", "body", "source", "section")
+# Bidi embedding, override and isolate controls: they would reorder the text around a value on a page.
+# (The marks U+200E, U+200F and U+061C stay: they only help ordering.)
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 _URL = re.compile(r"^https?://[^\x00-\x20\x7f]+$", re.IGNORECASE)
 
@@ -40,8 +45,42 @@ class Article:
         return asdict(self)
 
 
+def _visible(text: str) -> bool:
+    """Whether a text shows something: a character that is not white space, a control character or a
+    format character (zero-width spaces and joiners, bidi controls, the byte-order mark)."""
+    return any(not ch.isspace() and unicodedata.category(ch) not in ("Cc", "Cf") for ch in text)
+
+
 def _has_control_chars(text: str) -> bool:
     return any(unicodedata.category(ch) == "Cc" for ch in text)
+
+
+def _encodable(text: str) -> bool:
+    """False for a string holding a lone surrogate (JSON can carry one; UTF-8 cannot)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+# The last path segments of the API's sub-routes: an id ending in one would be shadowed by them.
+SUB_ROUTES = ("similar", "pins", "duplicates")
+ID_RULE = (f"1-{MAX_ID} characters without control characters or surrounding spaces; slashes may separate "
+           "non-empty segments, none of them '.' or '..', and the last not 'similar', 'pins' or 'duplicates'")
+
+
+def valid_id(value: object) -> bool:
+    """Whether a CMS key can be an article id: one that every route of the API reaches, as itself.
+
+    Ids are compared exactly (Unicode NFC and NFD spellings are two ids, as they are two keys to a CMS).
+    """
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_ID or value != value.strip():
+        return False
+    if _has_control_chars(value) or not _encodable(value):
+        return False
+    segments = value.split("/")
+    return all(seg not in ("", ".", "..") for seg in segments) and (len(segments) == 1 or segments[-1] not in SUB_ROUTES)
 
 
 def _string(data: dict, name: str, prefix: str, *, max_len: int, required: bool = False) -> str | None:
@@ -55,11 +94,16 @@ def _string(data: dict, name: str, prefix: str, *, max_len: int, required: bool 
         raise InvalidInput(f"'{where}' must be a string", where)
     if len(value) > max_len:
         raise InvalidInput(f"'{where}' is longer than {max_len} characters", where)
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
+    if not _encodable(value):
         raise InvalidInput(f"'{where}' is not valid Unicode (lone surrogate)", where)
-    return value
+    return _BIDI_CONTROLS.sub("", value) if name in DISPLAYED else value
+
+
+def _headline(data: dict, prefix: str) -> str:
+    headline = _string(data, "headline", prefix, max_len=MAX_HEADLINE, required=True)
+    if not _visible(headline):
+        raise InvalidInput(f"'{prefix}headline' must hold visible text", prefix + "headline")
+    return headline
 
 
 def parse_timestamp(value: str, where: str) -> datetime:
@@ -97,14 +141,9 @@ def validate_article(data: Any, prefix: str = "") -> Article:
         raise InvalidInput(f"unknown field '{prefix}{unknown[0]}'; allowed: {', '.join(FIELDS)}", prefix + unknown[0])
 
     article_id = _string(data, "id", prefix, max_len=MAX_ID, required=True)
-    if not article_id or _has_control_chars(article_id) or article_id != article_id.strip():
-        raise InvalidInput(
-            f"'{prefix}id' must be 1-{MAX_ID} characters, without control characters or surrounding spaces",
-            prefix + "id",
-        )
-    headline = _string(data, "headline", prefix, max_len=MAX_HEADLINE, required=True)
-    if not headline.strip():
-        raise InvalidInput(f"'{prefix}headline' must not be empty", prefix + "headline")
+    if not valid_id(article_id):
+        raise InvalidInput(f"'{prefix}id' must be {ID_RULE}", prefix + "id")
+    headline = _headline(data, prefix)
     body = _string(data, "body", prefix, max_len=MAX_BODY) or ""
     url = _string(data, "url", prefix, max_len=MAX_URL)
     if url is not None and not _URL.match(url):
@@ -123,8 +162,9 @@ def validate_article(data: Any, prefix: str = "") -> Article:
     if not isinstance(tags, list) or len(tags) > MAX_TAGS:
         raise InvalidInput(f"'{prefix}tags' must be a list of at most {MAX_TAGS} strings", prefix + "tags")
     for tag in tags:
-        if not isinstance(tag, str) or not tag.strip() or len(tag) > MAX_TAG:
+        if not isinstance(tag, str) or not tag.strip() or len(tag) > MAX_TAG or not _encodable(tag):
             raise InvalidInput(f"'{prefix}tags' items must be non-empty strings of at most {MAX_TAG} characters", prefix + "tags")
+    tags = [_BIDI_CONTROLS.sub("", t) for t in tags]
 
     return Article(
         id=article_id,
@@ -143,9 +183,7 @@ def validate_draft(data: Any, prefix: str = "") -> tuple[str, str]:
     """Check a text that is not stored (an editor's draft): `headline` required, `body` optional."""
     if not isinstance(data, dict):
         raise InvalidInput(f"'{prefix.rstrip('.') or 'body'}' must be a JSON object", prefix.rstrip(".") or None)
-    headline = _string(data, "headline", prefix, max_len=MAX_HEADLINE, required=True)
-    if not headline.strip():
-        raise InvalidInput(f"'{prefix}headline' must not be empty", prefix + "headline")
+    headline = _headline(data, prefix)
     body = _string(data, "body", prefix, max_len=MAX_BODY) or ""
     return headline.strip(), body.strip()
 

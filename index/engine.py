@@ -19,12 +19,12 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from . import snapshots
+from . import crash_points, snapshots
 from .answers import Answer, AnswerCache, ChangeLog
-from .article import Article
+from .article import Article, valid_id
 from .embedders import DEFAULT_MODEL, Embedder, create_embedder
 from .embedding_cache import EmbeddingCache, embed_key
-from .errors import EngineError, IndexCorrupt, InvalidInput, ModelMismatch, NotFound
+from .errors import EngineError, IndexCorrupt, InvalidInput, ModelMismatch, NotFound, RebuildBusy
 from .options import SimilarOptions, options_from, options_key
 from .overlap import common_shingles, from_blob, to_blob
 from .relations import DUPLICATES, Fingerprint, Relation, default_floor, fingerprint, relate, without_common
@@ -32,7 +32,7 @@ from .ranking import days_between, mmr, recency_factor
 from .stories import collapse, connected_groups, first_published
 from .terms import shared_terms
 from .store import ArticleStore, StoredArticle
-from .text import DEFAULT_LEAD_WORDS, detect_language, embedding_text, lead
+from .text import DEFAULT_LEAD_WORDS, detect_language, embedding_text, lead, primary_subtag
 from .vectors import VectorIndex, new_index
 
 log = logging.getLogger(__name__)
@@ -41,10 +41,11 @@ SELF_CHECK_SAMPLE = 20
 MAX_PINS = 20
 WHY_LEAD_WORDS = 60
 NEIGHBOUR_BODY_CHARS = 1500
+WARM_CRASH_AFTER = 10  # answers warmed before the crash point "rebuild:warming" (tests)
 ANSWER_CACHE_SIZE = 2048  # GET similar answers kept in memory per process (the shared file keeps more)
 # Part of the key of every cached answer: bump it when what an answer holds, or how it is ranked,
 # changes, so that answers filed by the code before are not served by the code after.
-ANSWERS_FORMAT = 1
+ANSWERS_FORMAT = 3
 # Nearest neighbours checked for text reuse: candidates for duplicates and story links (never all pairs).
 DUPLICATE_CANDIDATES = 50
 STORY_CANDIDATES = 20
@@ -181,7 +182,8 @@ class Engine:
             return self._embedder
 
     def text_of(self, headline: str, body: str) -> str:
-        return embedding_text(headline, body, self.lead_words)
+        """What is embedded for an article: headline and lead, cut to the model's window."""
+        return self.embedder.fit(embedding_text(headline, body, self.lead_words))
 
     def _embedded(self, texts: Sequence[str], progress: Progress | None = None) -> tuple[list[str], dict[str, np.ndarray], int]:
         """Cache keys and vectors for `texts`, embedding only what the cache lacks.
@@ -328,10 +330,24 @@ class Engine:
         unique = [with_language(a) for a in {a.id: a for a in articles}.values()]
         keys, _, _ = self._embedded([self.text_of(a.headline, a.body) for a in unique], progress)
         self.store.upsert(unique, keys, [fingerprint(a.headline, a.body) for a in unique])
+        crash_points.reached("ingest:stored")
         self.sync()
-        for article in unique:
-            self._link_story(article.id)
+        self._link_stories([a.id for a in unique])
         return [a.id for a in unique]
+
+    def _link_stories(self, article_ids: Sequence[str]) -> None:
+        for article_id in article_ids:
+            self._link_story(article_id)
+        self.store.mark_linked(article_ids)
+
+    def repair_links(self) -> int:
+        """Link the articles a writer stored but died before linking; returns how many there were."""
+        pending = self.store.unlinked_ids()
+        if pending:
+            log.warning("linking %d articles stored by a writer that stopped before linking them", len(pending))
+            self.sync()
+            self._link_stories(pending)
+        return len(pending)
 
     def _link_story(self, article_id: str) -> None:
         """Join an article to the stories of its duplicates and near-duplicates (merging them)."""
@@ -426,7 +442,8 @@ class Engine:
             else:  # the query's own duplicates and story are not "similar"; one item per story
                 others = [n for n in ranked if n.relation.relation not in DUPLICATES
                           and not (query.story_id and n.story_id == query.story_id)]
-                groups = collapse(others, query.source)
+                # Shown in the order of the item shown for each story (not of its best member).
+                groups = sorted(collapse(others, query.source), key=lambda g: -_rank_score(g[0], options, query))
             # Hits come best first: once the deepest is under the floor, no deeper one can pass.
             if len(groups) >= wanted or depth >= size or (found and found[-1].score < floor):
                 break
@@ -494,7 +511,8 @@ class Engine:
             return cached.body, source
         stored = self.get(article_id)
         items, threshold = self._similar_items(self._query_of(stored), options)
-        body = {"article": {"id": stored.article.id, "headline": stored.article.headline, "story_id": stored.story_id},
+        body = {"article": {"id": stored.article.id, "headline": stored.article.headline, "story_id": stored.story_id,
+                            "language": stored.article.language},
                 "items": items}
         with self._lock:
             swapped = self._answers_version() != version  # a new version came in meanwhile: do not file
@@ -532,6 +550,8 @@ class Engine:
                     computed += self._answer(article_id, options)[1] == "computed"
                 except NotFound:  # deleted meanwhile
                     pass
+            if computed >= WARM_CRASH_AFTER:
+                crash_points.reached("rebuild:warming")
             if progress:
                 progress(1)
         return computed
@@ -552,7 +572,7 @@ class Engine:
     def set_pins(self, article_id: str, ids: Any) -> dict[str, Any]:
         """Pin stored articles (in this order) at the top of an article's similar stories."""
         self.get(article_id)
-        if not isinstance(ids, list) or len(ids) > MAX_PINS or not all(isinstance(i, str) and i for i in ids):
+        if not isinstance(ids, list) or len(ids) > MAX_PINS or not all(valid_id(i) for i in ids):
             raise InvalidInput(f"'ids' must be a list of at most {MAX_PINS} article ids", "ids")
         if article_id in ids:
             raise InvalidInput("an article cannot be pinned to itself", "ids")
@@ -631,10 +651,8 @@ class Engine:
         started = time.monotonic()
         try:
             summary = self._rebuild(started, stages or (lambda name, size: _no_progress))
-        except EngineError as exc:
-            if "another rebuild is running" not in exc.message:
-                self._record_rebuild(started, ok=False)
-            raise
+        except RebuildBusy:
+            raise  # the running one records its own outcome
         except Exception:
             self._record_rebuild(started, ok=False)
             raise
@@ -651,17 +669,18 @@ class Engine:
             try:
                 fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise EngineError("another rebuild is running on this data folder")
+                raise RebuildBusy("another rebuild is running on this data folder")
             seq, rows = self.store.snapshot()
             texts = [self.text_of(s.article.headline, s.article.body) for s in rows]
             keys, vectors, embedded = self._embedded(texts, stages("embed", len(rows)))
+            crash_points.reached("rebuild:embedded")
             if rows:
                 matrix = np.stack([vectors[k] for k in keys])
                 index = new_index(matrix.shape[1], matrix)
                 index.upsert([s.key for s in rows], matrix)
             else:
-                index = VectorIndex(self.embedder.dim)
-            self._self_check(index, rows)
+                index, matrix = VectorIndex(self.embedder.dim), np.empty((0, self.embedder.dim), dtype=np.float32)
+            self._self_check(index, rows, matrix)
             self.store.set_embed_keys([(s.key, k) for s, k in zip(rows, keys) if s.embed_key != k])
             rows = self._with_fingerprints(rows)
             common = common_shingles(
@@ -673,6 +692,7 @@ class Engine:
             stories = self._stories(index, rows, common, stages("link", len(rows)))
             self.store.set_stories([(s.key, story) for s, story in zip(rows, stories) if s.story_id != story])
             meta = snapshots.write_snapshot(self.index_root, index, self.model, seq)
+            crash_points.reached("rebuild:switched")
             snapshots.prune(self.index_root, self.keep_versions)
             kept = [snapshots.read_meta(self.index_root, v) for v in snapshots.versions(self.index_root)]
             self.store.forget_changes_before(min(m.seq for m in kept if m is not None))
@@ -718,17 +738,15 @@ class Engine:
         return [name[root] for root in roots]
 
     @staticmethod
-    def _self_check(index: VectorIndex, rows: list[StoredArticle]) -> None:
-        """A sample of articles must find themselves at the top (ties with exact copies allowed)."""
+    def _self_check(index: VectorIndex, rows: list[StoredArticle], vectors: np.ndarray) -> None:
+        """A sample of articles, searched with their own vectors, must find themselves first (ties with
+        exact copies allowed): an approximate index that misses them, or keys mixed up, fail here."""
         if len(index) != len(rows):
             raise EngineError(f"new index holds {len(index)} vectors for {len(rows)} articles")
         step = max(1, len(rows) // SELF_CHECK_SAMPLE)
-        for stored in rows[::step]:
-            vector = index.vector(stored.key)
-            hits = index.search(vector, 1)
-            own = float(np.dot(vector, vector))
-            if not hits or hits[0][1] > own + 1e-4:
-                raise EngineError(f"self-check failed: article {stored.article.id!r} does not find itself first")
+        for i in range(0, len(rows), step):
+            if not index.finds_itself(rows[i].key, vectors[i]):
+                raise EngineError(f"self-check failed: article {rows[i].article.id!r} does not find itself first")
 
 
 def _passes(n: Neighbour, o: SimilarOptions, query: Query) -> bool:
@@ -736,7 +754,9 @@ def _passes(n: Neighbour, o: SimilarOptions, query: Query) -> bool:
     a = n.article
     if n.relation.relation == "unrelated" or (o.min_score is not None and n.score < o.min_score):
         return False
-    if (o.language and a.language != o.language) or (o.section and a.section != o.section):
+    if o.language and not _language_matches(a.language, o.language):
+        return False
+    if o.section and a.section != o.section:
         return False
     if (o.source and a.source != o.source) or (o.exclude_source and a.source == o.exclude_source):
         return False
@@ -749,6 +769,15 @@ def _passes(n: Neighbour, o: SimilarOptions, query: Query) -> bool:
         if apart is None or apart > o.max_age_days:
             return False
     return True
+
+
+def _language_matches(language: str | None, wanted: str) -> bool:
+    """`ar` matches `ar`, `ar-TN`, `AR-tn`; `ar-TN` matches only `ar-TN` (in any case)."""
+    if not language:
+        return False
+    if "-" in wanted:
+        return language.lower() == wanted.lower()
+    return primary_subtag(language) == wanted.lower()
 
 
 def _rank_score(n: Neighbour, o: SimilarOptions, query: Query) -> float:

@@ -35,3 +35,9 @@ class IndexCorrupt(EngineError):
     """An index file that cannot be read back (truncated, damaged, or from another format)."""
 
     code = "index_corrupt"
+
+
+class RebuildBusy(EngineError):
+    """Another rebuild of the same data folder is running."""
+
+    code = "rebuild_busy"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from typing import Any, Mapping
@@ -40,8 +41,8 @@ def number(value: Any, name: str, low: float, high: float | None = None, integer
         parsed = float(value)
     except (TypeError, ValueError):
         raise InvalidInput(f"'{name}' must be a number", name)
-    if parsed != parsed or (integer and parsed != int(parsed)):  # NaN, or a fraction for an integer
-        raise InvalidInput(f"'{name}' must be {'an integer' if integer else 'a number'}", name)
+    if not math.isfinite(parsed) or (integer and parsed != int(parsed)):  # NaN, ±inf, or a fraction
+        raise InvalidInput(f"'{name}' must be {'an integer' if integer else 'a finite number'}", name)
     if parsed < low or (high is not None and parsed > high):
         raise InvalidInput(f"'{name}' must be between {low:g} and {high:g}" if high is not None
                            else f"'{name}' must be at least {low:g}", name)

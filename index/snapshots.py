@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from . import crash_points
 from .errors import IndexCorrupt
 from .vectors import VectorIndex
 
@@ -72,6 +73,7 @@ def write_snapshot(root: Path, index: VectorIndex, model: str, seq: int) -> Snap
     _fsync_write(staging / VECTORS, data)
     _fsync_write(staging / META, json.dumps(asdict(meta), indent=1).encode())
     os.rename(staging, root / version)
+    crash_points.reached("rebuild:written")
     pointer_tmp = root / f".{POINTER}.tmp"
     _fsync_write(pointer_tmp, version.encode())
     os.replace(pointer_tmp, root / POINTER)

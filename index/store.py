@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS articles (
     body_hash    TEXT,                               -- of the normalised body (NULL without body)
     body_shingles BLOB,                              -- sorted uint64 shingle hashes
     headline_shingles BLOB,
-    story_id     TEXT                                -- shared by duplicates and near-duplicates
+    story_id     TEXT,                               -- shared by duplicates and near-duplicates
+    linked       INTEGER NOT NULL DEFAULT 1          -- 0: stored, not yet linked to its duplicates
 );
 
 CREATE TABLE IF NOT EXISTS meta (
@@ -68,6 +69,7 @@ _COLUMNS = (
 )
 _ADDED_COLUMNS = {  # columns added after the first release, for data folders made before them
     "headline_hash": "TEXT", "body_hash": "TEXT", "body_shingles": "BLOB", "headline_shingles": "BLOB", "story_id": "TEXT",
+    "linked": "INTEGER NOT NULL DEFAULT 1",
 }
 _ADDED_CHANGE_COLUMNS = {"vector": "INTEGER NOT NULL DEFAULT 1", "embed_key": "TEXT"}
 # A display change (vector 0) for every article that pins the article with this key: pins show it.
@@ -147,6 +149,7 @@ class ArticleStore:
                 if column not in present:
                     self._add_column("articles", column, kind)
             self._conn.execute("CREATE INDEX IF NOT EXISTS articles_story ON articles (story_id)")
+            self._conn.execute("CREATE INDEX IF NOT EXISTS articles_unlinked ON articles (key) WHERE linked = 0")
             self._conn.execute("CREATE INDEX IF NOT EXISTS pins_pinned ON pins (pinned_id)")
             logged = {r["name"] for r in self._conn.execute("PRAGMA table_info(changes)")}
             for column, kind in _ADDED_CHANGE_COLUMNS.items():
@@ -187,7 +190,8 @@ class ArticleStore:
     def upsert(self, articles: Sequence[Article], embed_keys: Sequence[str], fingerprints: Sequence[Fingerprint]) -> None:
         """Insert or replace articles by id, in one transaction, logging each change.
 
-        An updated article starts a story of its own again; the engine then links it to its matches.
+        An updated article starts a story of its own again, marked unlinked until the engine has linked
+        it to its matches (`mark_linked`): a crash in between leaves it listed by `unlinked_ids`.
         """
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         with self._transaction() as conn:
@@ -196,8 +200,8 @@ class ArticleStore:
                     """
                     INSERT INTO articles (id, headline, body, url, source, published_at, language,
                                           section, tags, embed_key, updated_at, headline_hash, body_hash,
-                                          body_shingles, headline_shingles, story_id)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                          body_shingles, headline_shingles, story_id, linked)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
                     ON CONFLICT(id) DO UPDATE SET
                         headline=excluded.headline, body=excluded.body, url=excluded.url,
                         source=excluded.source, published_at=excluded.published_at,
@@ -205,7 +209,7 @@ class ArticleStore:
                         embed_key=excluded.embed_key, updated_at=excluded.updated_at,
                         headline_hash=excluded.headline_hash, body_hash=excluded.body_hash,
                         body_shingles=excluded.body_shingles, headline_shingles=excluded.headline_shingles,
-                        story_id=excluded.story_id
+                        story_id=excluded.story_id, linked=0
                     RETURNING key
                     """,
                     (
@@ -226,8 +230,19 @@ class ArticleStore:
                 return False
             self._log(conn, row["key"], None)
             conn.execute("DELETE FROM articles WHERE key = ?", (row["key"],))
-            conn.execute("DELETE FROM pins WHERE article_id = ?", (article_id,))
+            # Its own pins and its places in other lists go with it: a later article of the same id
+            # starts with neither.
+            conn.execute("DELETE FROM pins WHERE article_id = ? OR pinned_id = ?", (article_id, article_id))
             return True
+
+    def mark_linked(self, article_ids: Sequence[str]) -> None:
+        with self._transaction() as conn:
+            conn.executemany("UPDATE articles SET linked = 1 WHERE id = ?", [(i,) for i in article_ids])
+
+    def unlinked_ids(self) -> list[str]:
+        """Articles stored but not yet linked to their duplicates (a writer died in between)."""
+        with self._lock:
+            return [r[0] for r in self._conn.execute("SELECT id FROM articles WHERE linked = 0 ORDER BY key")]
 
     def get(self, article_id: str) -> StoredArticle | None:
         with self._lock:

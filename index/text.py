@@ -1,26 +1,21 @@
 """Text preparation: what gets embedded for an article, and which language it is in."""
 from __future__ import annotations
 
+import functools
 import re
+from typing import Any
 
 DEFAULT_LEAD_WORDS = 100  # words of the body embedded after the headline (LEAD_WORDS)
 
-_SPACES = re.compile(r"\s+")
-_ARABIC = re.compile(r"[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF\uFB50-\uFDFF\uFE70-\uFEFF]")
-_PERSIAN_ONLY = re.compile(r"[پچژگ]")
-_HEBREW = re.compile(r"[\u0590-\u05FF]")
-_CYRILLIC = re.compile(r"[\u0400-\u04FF]")
-_CJK = re.compile(r"[\u3040-\u30FF\u4E00-\u9FFF]")
-_LATIN = re.compile(r"[A-Za-z\u00C0-\u024F]")
-_WORD = re.compile(r"[a-zà-ÿ]+")
+# Languages a detected language is one of: those news sites in the service's markets publish in.
+LANGUAGES = ("ar", "fa", "ur", "en", "fr", "de", "es", "it", "pt", "nl", "tr", "id", "ru", "he", "ja", "ko", "zh")
 
-# A few very frequent words per Latin-script language: enough to tell them apart on a news text.
-_STOPWORDS = {
-    "en": {"the", "and", "of", "to", "in", "is", "for", "on", "that", "with", "was", "said", "by", "at"},
-    "fr": {"le", "la", "les", "de", "des", "et", "du", "un", "une", "est", "pour", "dans", "sur", "qui"},
-    "es": {"el", "la", "los", "las", "de", "del", "y", "en", "que", "por", "con", "una", "para", "es"},
-    "de": {"der", "die", "das", "und", "ist", "nicht", "mit", "den", "von", "zu", "ein", "eine", "im", "auf"},
-}
+_SPACES = re.compile(r"\s+")
+# Control characters other than white space: a C engine stops reading at NUL, others mean nothing.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
+_ARABIC = re.compile(r"[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF\uFB50-\uFDFF\uFE70-\uFEFF]")
+_ARABIC_WORDS = re.compile(_ARABIC.pattern + "+")
+_LETTER = re.compile(r"[^\W\d_]")  # a letter of any script (not a digit, Arabic-Indic ones included)
 
 
 def collapse_spaces(text: str) -> str:
@@ -35,32 +30,38 @@ def lead(text: str, words: int) -> str:
 
 
 def embedding_text(headline: str, body: str, lead_words: int) -> str:
-    """Headline plus the lead of the body: the exact string given to the embedder."""
-    parts = [collapse_spaces(headline), lead(body, lead_words)]
+    """Headline plus the lead of the body, without control characters: what is given to the embedder
+    (which may still cut it to its window, see `Embedder.fit`)."""
+    parts = [collapse_spaces(_CONTROLS.sub(" ", headline)), lead(_CONTROLS.sub(" ", body), lead_words)]
     return "\n".join(p for p in parts if p)
 
 
-def detect_language(text: str) -> str | None:
-    """Guess an ISO 639-1 code from the script (and, for Latin script, frequent words).
+@functools.cache
+def _language_identifier() -> Any:
+    """py3langid restricted to LANGUAGES (built once: about 0.8 s and 80 MB)."""
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-    Returns None when the text holds no letters to judge by.
+    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    identifier.set_languages(list(LANGUAGES))
+    return identifier
+
+
+def detect_language(text: str) -> str | None:
+    """The language (one of LANGUAGES) of a headline followed by its lead; None without letters.
+
+    A text that starts in Arabic script is judged by its Arabic-script words alone, so an Arabic
+    headline over a French lead is "ar": the block's direction follows the headline.
+    Measured on 914 texts in 17 languages (bench/language_detection.py): 913 right.
     """
     sample = text[:2_000]
-    counts = {
-        "ar": len(_ARABIC.findall(sample)),
-        "he": len(_HEBREW.findall(sample)),
-        "ru": len(_CYRILLIC.findall(sample)),
-        "zh": len(_CJK.findall(sample)),
-        "latin": len(_LATIN.findall(sample)),
-    }
-    script, hits = max(counts.items(), key=lambda kv: kv[1])
-    if hits == 0:
+    first = _LETTER.search(sample)
+    if first is None:
         return None
-    if script == "ar":
-        return "fa" if _PERSIAN_ONLY.search(sample) and "ة" not in sample else "ar"
-    if script != "latin":
-        return script
-    words = _WORD.findall(sample.lower())
-    scores = {lang: sum(w in stop for w in words) for lang, stop in _STOPWORDS.items()}
-    best = max(scores, key=scores.get)
-    return best if scores[best] > 0 else "en"
+    if _ARABIC.match(first.group()):
+        sample = " ".join(_ARABIC_WORDS.findall(sample))
+    return str(_language_identifier().classify(sample)[0])
+
+
+def primary_subtag(tag: str) -> str:
+    """`ar-TN` -> `ar`: what a language filter compares."""
+    return tag.split("-", 1)[0].lower()

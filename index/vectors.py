@@ -96,11 +96,23 @@ class VectorIndex:
         return [(int(key), float(score)) for key, score in zip(keys[0], scores[0]) if key != -1]
 
     def vector(self, key: int) -> np.ndarray | None:
-        """The stored vector of one key, or None."""
+        """The stored vector of one key, or None when no vector is stored under it."""
         try:
             return self._index.reconstruct(int(key))
-        except RuntimeError:
+        except RuntimeError as exc:  # FAISS says "key ... not found"; any other failure is not ours to hide
+            if "not found" not in str(exc):
+                raise
             return None
+
+    def finds_itself(self, key: int, vector: np.ndarray, depth: int = 10) -> bool:
+        """Whether a search with `vector` puts `key` first, or level with the first: exact copies tie,
+        and when more than `depth` of them do, a search that returns only copies counts as found."""
+        hits = self.search(vector, depth)
+        if not hits:
+            return False
+        tied = [k for k, score in hits if score >= hits[0][1] - 1e-4]
+        copies_only = len(tied) == len(hits) and hits[0][1] >= float(vector @ vector) - 1e-4
+        return key in tied or copies_only
 
     def to_bytes(self) -> bytes:
         return faiss.serialize_index(self._index).tobytes()

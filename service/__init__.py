@@ -16,6 +16,14 @@ from .config import DEFAULTS, from_environ
 from .errors import register_error_handlers
 
 
+def create_app_or_exit() -> Flask:
+    """`create_app()` for the commands and gunicorn: a configuration error exits with its message."""
+    try:
+        return create_app()
+    except ValueError as exc:
+        raise SystemExit(f"configuration error: {exc}") from None
+
+
 def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None = None) -> Flask:
     """Build the app: defaults, then environment variables, then `test_config`.
 
@@ -24,6 +32,8 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
         engine: an engine to serve instead of building one from the settings.
     """
     app = Flask(__name__)
+    # `//x` is the id "/x" (refused: no id starts with a slash), never a redirect to the id "x".
+    app.url_map.merge_slashes = False
     app.config.from_mapping(DEFAULTS)
     app.config.update(from_environ())
     if test_config:
@@ -67,7 +77,7 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
     app.register_blueprint(demo.bp)
     app.register_blueprint(widget.bp)  # also CORS, Cache-Control and ETag of the API's GET answers
     cli.init_app(app)
-    security.init_app(app)
+    security.init_app(app, engine.data_dir)
     observability.init_app(app)
     app.register_blueprint(openapi.bp)
     register_error_handlers(app)

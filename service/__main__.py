@@ -4,7 +4,7 @@ import sys
 
 from flask.cli import AppGroup, ScriptInfo
 
-from . import create_app
+from . import create_app_or_exit
 from .cli import COMMANDS
 from .observability import configure_logging
 
@@ -14,7 +14,7 @@ def main() -> None:
     group = AppGroup("service", help="Related-headline service: ingest, rebuild, serve.")
     for command in COMMANDS:
         group.add_command(command)
-    group.main(prog_name="python -m service", obj=ScriptInfo(create_app=create_app, load_dotenv_defaults=False))
+    group.main(prog_name="python -m service", obj=ScriptInfo(create_app=create_app_or_exit, load_dotenv_defaults=False))
 
 
 if __name__ == "__main__":

@@ -5,13 +5,14 @@ import json
 from typing import Any
 
 from flask import Blueprint, current_app, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from index.article import validate_article, validate_draft
 from index.engine import Engine
 from index.errors import InvalidInput
 from index.options import SimilarOptions, number, options_from
 
-from .security import rate_limited, requires_key
+from .security import UnsupportedMediaType, rate_limited, requires_key
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
 
@@ -22,13 +23,27 @@ def engine() -> Engine:
     return current_app.extensions["engine"]
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def json_body() -> Any:
-    """The request's JSON document, or a 400 that says why it is not one."""
-    raw = request.get_data(cache=False)
+    """The request's JSON document; 415 unless it is sent as `application/json` (a page on another
+    site can send a "simple" text/plain POST without asking), 413 beyond MAX_CONTENT_LENGTH (chunked
+    bodies too), else a 400 that says why it is not one (NaN and Infinity are not JSON)."""
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType("request body must be sent as Content-Type: application/json", "Content-Type")
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    # A chunked body has no Content-Length to check beforehand, and werkzeug's stream would cut it at
+    # the limit without a word: read what the server says ends (input_terminated) up to one byte more.
+    terminated = request.environ.get("wsgi.input_terminated")
+    raw = (request.environ["wsgi.input"] if terminated else request.stream).read(limit + 1)
+    if len(raw) > limit:
+        raise RequestEntityTooLarge()
     if not raw:
         raise InvalidInput("request body must be a JSON document", None)
     try:
-        return json.loads(raw.decode("utf-8"))
+        return json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
     except UnicodeDecodeError:
         raise InvalidInput("request body is not valid UTF-8", None)
     except (ValueError, RecursionError) as exc:
@@ -61,8 +76,8 @@ def upsert_articles():
 @bp.get("/articles")
 def list_articles():
     q = request.args.get("q", "")
-    if len(q) > 200:
-        raise InvalidInput("'q' must be at most 200 characters", "q")
+    if len(q) > 200 or any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in q):
+        raise InvalidInput("'q' must be at most 200 characters, without control characters", "q")
     limit = int_arg(request.args, "limit", 20, 1, MAX_LIST)
     offset = int_arg(request.args, "offset", 0, 0, 10**9)
     return engine().list_articles(q, limit, offset)

@@ -62,6 +62,7 @@ def ingest_command(path: Path, vectors: Path | None) -> None:
             raise click.ClickException(f"{vectors}: not a vectors file ({exc})")
         click.echo(f"seeded the embedding cache with {seeded} vectors from {vectors}"
                    if seeded else f"{vectors}: made with another model than {engine().model}; not used")
+    engine().repair_links()
     articles, bad = read_valid(path)
     for number, error in bad[:MAX_REPORTED]:
         click.echo(f"{path}:{number}: skipped: {error}", err=True)
@@ -89,6 +90,7 @@ def rebuild_command(export: Path | None, prune: bool, warm: bool) -> None:
     if prune and export is None:
         raise click.UsageError("--prune needs --from FILE")
     try:
+        engine().repair_links()
         if export is not None:
             articles, bad = read_valid(export)
             if bad:
@@ -123,6 +125,7 @@ def serve_command(host: str | None, port: int | None) -> None:
     app = current_app._get_current_object()
     try:
         engine().load()
+        engine().repair_links()
     except EngineError as exc:
         raise click.ClickException(exc.message)
     host = host or app.config["HOST"]

@@ -21,9 +21,11 @@ DEFAULTS: dict[str, Any] = {
     "RECENCY_HALF_LIFE_DAYS": 0,  # service-wide default; 0 = no recency decay
     # Named defaults a request selects with profile=NAME (JSON object of objects in the environment).
     "PROFILES": {"widget": {"k": 6, "recency_half_life_days": 30, "duplicates": "collapse"}},
-    "API_KEYS": "",  # comma-separated keys that may write; none: writes from localhost only
+    "API_KEYS": "",  # comma-separated keys that may write; none: writes are refused (but see the next)
     "API_KEYS_FILE": None,  # or a file of keys, one a line
-    "RATE_LIMIT": "60/minute",  # per client, on the endpoints that run the model; "" = off
+    "ALLOW_LOCAL_WRITES": 0,  # 1: without keys, writes sent from this machine (not through a proxy) are accepted
+    "TRUSTED_PROXIES": 0,  # how many reverse proxies in front set X-Forwarded-For/-Proto/-Host (0: none)
+    "RATE_LIMIT": "60/minute",  # per client, shared by all workers, on the endpoints that run the model; "off"
     "MAX_QUERY_STRING": 4096,  # bytes
     "JSON_LOGS": 1,  # one JSON object a log line (0: plain text)
     # Origins (comma-separated) whose pages may call the API and embed the widget; "" = any origin.
@@ -39,7 +41,7 @@ def from_environ(environ: dict[str, str] | None = None) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for name, default in DEFAULTS.items():
         raw = environ.get(name)
-        if raw is None or raw == "":
+        if raw is None or (raw == "" and name != "RATE_LIMIT"):  # RATE_LIMIT="" turns the limit off
             continue
         if name == "RELATED_FLOOR":
             found[name] = float(raw)

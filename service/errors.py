@@ -8,12 +8,13 @@ from werkzeug.exceptions import HTTPException
 
 from index.errors import EngineError, IndexCorrupt, InvalidInput, ModelMismatch, NotFound
 
-from .security import Forbidden, TooManyRequests, Unauthorized
+from .security import Forbidden, TooManyRequests, Unauthorized, UnsupportedMediaType
 
 log = logging.getLogger(__name__)
 
 STATUS = {
-    InvalidInput: 400, Unauthorized: 401, Forbidden: 403, NotFound: 404, TooManyRequests: 429,
+    InvalidInput: 400, Unauthorized: 401, Forbidden: 403, NotFound: 404, UnsupportedMediaType: 415,
+    TooManyRequests: 429,
     ModelMismatch: 503, IndexCorrupt: 503,
 }
 
@@ -39,15 +40,16 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        code = {413: "too_large", 404: "not_found", 405: "method_not_allowed", 414: "uri_too_long"}.get(
-            exc.code, "http_error")
+        code = {413: "too_large", 404: "not_found", 405: "method_not_allowed", 414: "uri_too_long",
+                308: "moved"}.get(exc.code, "http_error")
         message = exc.description or exc.name
         if exc.code == 413:
             message = f"request body is larger than {app.config['MAX_CONTENT_LENGTH']} bytes"
         response = error_response(exc.code or 500, code, message)
-        allow = exc.get_response().headers.get("Allow")
-        if allow:
-            response.headers["Allow"] = allow
+        for header in ("Allow", "Location"):  # 405 says what is allowed, a redirect where to go
+            value = exc.get_response().headers.get(header)
+            if value:
+                response.headers[header] = value
         return response
 
     @app.errorhandler(Exception)

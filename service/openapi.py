@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from typing import Any
 
 from flask import Blueprint, current_app
@@ -51,10 +52,15 @@ SIMILAR_PARAMS = [
 _SPACES = "".join(f"\\u{cp:04x}" for cp in range(0x10000) if chr(cp).isspace())
 HAS_TEXT = f"[^{_SPACES}]"
 CONTROL = "\\x00-\\x1f\\x7f-\\x9f"
+# Format characters (zero-width, bidi controls, BOM): a headline of only these shows nothing.
+_FORMAT = "".join(f"\\u{cp:04x}" for cp in range(0x10000) if unicodedata.category(chr(cp)) == "Cf")
+VISIBLE = f"[^{_SPACES}{CONTROL}{_FORMAT}]"
+# The id grammar of index.article.valid_id: segments, none empty, "." or "..", the last no sub-route.
+ID_PATTERN = (f"^(?![{_SPACES}])(?!.*[{_SPACES}]$)(?!(?:.*/)?\\.\\.?(?:/|$))(?!.+/(?:similar|pins|duplicates)$)"
+              f"[^/{CONTROL}]+(?:/[^/{CONTROL}]+)*$")
 ARTICLE_FIELDS = {
-    "id": {"type": "string", "minLength": 1, "maxLength": 128,
-           "pattern": f"^[^{_SPACES}{CONTROL}](?:[^{CONTROL}]*[^{_SPACES}{CONTROL}])?$"},
-    "headline": {"type": "string", "minLength": 1, "maxLength": 1000, "pattern": HAS_TEXT},
+    "id": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": ID_PATTERN},
+    "headline": {"type": "string", "minLength": 1, "maxLength": 1000, "pattern": VISIBLE},
     "body": {"type": ["string", "null"], "maxLength": 200000},
     "url": {"type": ["string", "null"], "maxLength": 2048, "pattern": "^https?://[^\\x00-\\x20\\x7f]+$"},
     "source": {"type": ["string", "null"], "maxLength": 200},
@@ -80,7 +86,8 @@ ANSWER = {
     "type": "object",
     "required": ["article", "items"],
     "properties": {
-        "article": {"type": "object", "properties": {"id": NULLABLE_STRING, "headline": {"type": "string"}}},
+        "article": {"type": "object", "properties": {"id": NULLABLE_STRING, "headline": {"type": "string"},
+                                                     "story_id": NULLABLE_STRING, "language": NULLABLE_STRING}},
         "items": {"type": "array", "items": {"$ref": "#/components/schemas/Item"}},
     },
 }
@@ -95,7 +102,7 @@ SPEC: dict[str, Any] = {
         "/v1/articles": {
             "post": _op("Upsert one article or {articles: [...]}", "Upserted", body="ArticleOrBatch", secured=True),
             "get": _op("Headlines containing q, newest first", "ArticleList", params=[
-                _query("q", {"type": "string", "maxLength": 200}),
+                _query("q", {"type": "string", "maxLength": 200, "pattern": f"^[^{CONTROL}]*$"}),
                 _query("limit", {"type": "integer", "minimum": 1, "maximum": 100}),
                 _query("offset", {"type": "integer", "minimum": 0, "maximum": 1_000_000_000})]),
         },

@@ -1,9 +1,11 @@
-"""Who may write, and how often a client may run the model."""
+"""Who may write, who the client is behind a proxy, and how often a client may run the model."""
 from __future__ import annotations
 
 import hmac
 import logging
 import math
+import random
+import sqlite3
 import threading
 import time
 from functools import wraps
@@ -11,11 +13,15 @@ from pathlib import Path
 from typing import Any, Callable
 
 from flask import Flask, current_app, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from index.errors import EngineError, InvalidInput
+from index.store import connect
 
 log = logging.getLogger(__name__)
 LOCALHOST = {"127.0.0.1", "::1", "localhost"}
+# Headers a reverse proxy adds: a request carrying one came through a proxy, whatever its address.
+PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
 
 
 class Unauthorized(EngineError):
@@ -24,6 +30,10 @@ class Unauthorized(EngineError):
 
 class Forbidden(EngineError):
     code = "forbidden"
+
+
+class UnsupportedMediaType(EngineError):
+    code = "unsupported_media_type"
 
 
 class TooManyRequests(EngineError):
@@ -35,26 +45,44 @@ class TooManyRequests(EngineError):
 
 
 def load_keys(app: Flask) -> list[bytes]:
-    """API keys from API_KEYS (comma-separated) and API_KEYS_FILE (one a line)."""
+    """API keys from API_KEYS (comma-separated) and API_KEYS_FILE (one a line, `#` comments)."""
     keys = [k.strip() for k in (app.config.get("API_KEYS") or "").split(",")]
     path = app.config.get("API_KEYS_FILE")
     if path:
-        keys += [line.strip() for line in Path(path).read_text().splitlines()]
+        try:
+            keys += [line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines()]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"API_KEYS_FILE {path!r} cannot be read: {exc.strerror or exc}") from None
     return [k.encode() for k in keys if k and not k.startswith("#")]
 
 
+def bearer_token(header: str) -> bytes:
+    """The credentials of `Authorization: Bearer <token>` (the scheme is case-insensitive, RFC 7235)."""
+    scheme, _, token = header.strip().partition(" ")
+    return token.strip().encode() if scheme.lower() == "bearer" else b""
+
+
+def from_this_machine() -> bool:
+    """A request from a loopback address that no proxy forwarded (behind TRUSTED_PROXIES, the
+    address is already the client's own)."""
+    if request.remote_addr not in LOCALHOST:
+        return False
+    return bool(current_app.config["TRUSTED_PROXIES"]) or not any(h in request.headers for h in PROXY_HEADERS)
+
+
 def requires_key(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Writes need `Authorization: Bearer <key>`; with no key configured, only localhost may write."""
+    """Writes need `Authorization: Bearer <key>`. With no key configured, they are refused, unless
+    ALLOW_LOCAL_WRITES is set (`make run`) and the request comes from this machine, not via a proxy."""
 
     @wraps(view)
     def guarded(*args: Any, **kwargs: Any) -> Any:
         keys: list[bytes] = current_app.extensions["api_keys"]
         if not keys:
-            if request.remote_addr not in LOCALHOST:
-                raise Forbidden("no API key is configured: writes are accepted from localhost only", "Authorization")
+            if not (current_app.config["ALLOW_LOCAL_WRITES"] and from_this_machine()):
+                raise Forbidden("writes need an API key (set API_KEYS); ALLOW_LOCAL_WRITES=1 accepts writes "
+                                "sent from this machine without one", "Authorization")
             return view(*args, **kwargs)
-        header = request.headers.get("Authorization", "")
-        given = header[7:].strip().encode() if header.startswith("Bearer ") else b""
+        given = bearer_token(request.headers.get("Authorization", ""))
         # Compare with every key, always, in constant time: no early exit to time.
         if not given or not any([hmac.compare_digest(given, key) for key in keys]):
             raise Unauthorized("a valid API key is required: Authorization: Bearer <key>", "Authorization")
@@ -64,27 +92,36 @@ def requires_key(view: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class RateLimiter:
-    """A token bucket per client: `rate` requests per `period` seconds, bursts up to `rate`."""
+    """A token bucket per client, kept in SQLite so that every worker process shares it:
+    `rate` requests per `period` seconds, bursts up to `rate`."""
 
-    def __init__(self, rate: int, period: float) -> None:
+    def __init__(self, rate: int, period: float, path: Path) -> None:
         self.rate, self.period = rate, period
-        self._buckets: dict[str, tuple[float, float]] = {}
+        self._conn = connect(path)
         self._lock = threading.Lock()
+        with self._lock:
+            self._conn.execute("CREATE TABLE IF NOT EXISTS buckets (client TEXT PRIMARY KEY, tokens REAL, at REAL)")
 
     def take(self, client: str, now: float | None = None) -> float:
         """0 when the request may go, else the seconds to wait for the next token."""
-        now = time.monotonic() if now is None else now
+        now = time.time() if now is None else now  # wall-clock: the same in every process
         per_second = self.rate / self.period
         with self._lock:
-            tokens, last = self._buckets.get(client, (float(self.rate), now))
-            tokens = min(float(self.rate), tokens + (now - last) * per_second)
-            if tokens >= 1:
-                self._buckets[client] = (tokens - 1, now)
-                if len(self._buckets) > 100_000:  # forget idle clients rather than grow without bound
-                    self._buckets = {c: v for c, v in self._buckets.items() if now - v[1] < self.period}
-                return 0.0
-            self._buckets[client] = (tokens, now)
-            return (1 - tokens) / per_second
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._conn.execute("SELECT tokens, at FROM buckets WHERE client = ?", (client,)).fetchone()
+                tokens, last = row if row else (float(self.rate), now)
+                tokens = min(float(self.rate), tokens + max(0.0, now - last) * per_second)
+                wait = 0.0 if tokens >= 1 else (1 - tokens) / per_second
+                self._conn.execute("INSERT OR REPLACE INTO buckets (client, tokens, at) VALUES (?, ?, ?)",
+                                   (client, tokens - 1 if not wait else tokens, now))
+                if random.random() < 0.001:  # forget idle clients (full buckets) rather than grow without bound
+                    self._conn.execute("DELETE FROM buckets WHERE at < ?", (now - self.period,))
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+        return wait
 
 
 def parse_rate(text: str) -> tuple[int, float]:
@@ -103,7 +140,11 @@ def rate_limited(view: Callable[..., Any]) -> Callable[..., Any]:
     def limited(*args: Any, **kwargs: Any) -> Any:
         limiter: RateLimiter | None = current_app.extensions["rate_limiter"]
         if limiter is not None:
-            wait = limiter.take(request.remote_addr or "unknown")
+            try:
+                wait = limiter.take(request.remote_addr or "unknown")
+            except sqlite3.OperationalError:  # the shared file is busy beyond its timeout: let it go
+                log.warning("rate limit file busy; request let through")
+                wait = 0.0
             if wait:
                 raise TooManyRequests(f"rate limit of {limiter.rate} per {limiter.period:g} s reached", math.ceil(wait))
         return view(*args, **kwargs)
@@ -117,10 +158,17 @@ def _check_query_string() -> None:
         raise InvalidInput(f"the query string is longer than {limit} bytes", None)
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, data_dir: Path) -> None:
+    """Keys, the shared rate limit (in `data_dir`), the query-string limit and, with
+    TRUSTED_PROXIES=N, the client's address from the headers of the N proxies in front."""
     app.extensions["api_keys"] = load_keys(app)
-    rate = app.config.get("RATE_LIMIT")
-    app.extensions["rate_limiter"] = RateLimiter(*parse_rate(rate)) if rate and rate != "off" else None
+    rate = (app.config.get("RATE_LIMIT") or "off").strip()
+    limiter = None if rate == "off" else RateLimiter(*parse_rate(rate), Path(data_dir) / "limits.sqlite")
+    app.extensions["rate_limiter"] = limiter
     app.before_request(_check_query_string)
+    proxies = int(app.config["TRUSTED_PROXIES"])
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
     if not app.extensions["api_keys"]:
-        log.warning("no API key configured (API_KEYS / API_KEYS_FILE): writes are accepted from localhost only")
+        log.warning("no API key configured (API_KEYS / API_KEYS_FILE): writes are %s",
+                    "accepted from this machine only (ALLOW_LOCAL_WRITES)" if app.config["ALLOW_LOCAL_WRITES"] else "refused")

@@ -1,7 +1,8 @@
 """WSGI entry for gunicorn: `gunicorn 'service.wsgi:app'`. Loads the index before taking traffic."""
-from . import create_app
+from . import create_app_or_exit
 from .observability import configure_logging
 
-app = create_app()
+app = create_app_or_exit()
 configure_logging(json_logs=bool(app.config["JSON_LOGS"]))
 app.extensions["engine"].load()
+app.extensions["engine"].repair_links()  # after a writer that died mid-ingest

@@ -18,13 +18,25 @@ from index.article import validate_article
 from index.embedders import DEFAULT_MODEL, E5Embedder
 from index.embedding_cache import EmbeddingCache
 from index.engine import Engine
+from index import crash_points
 from service import create_app
+from service.config import DEFAULTS
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample" / "ant_2017_feb_mar.jsonl.gz"
 SAMPLE_VECTORS = ROOT / "sample" / "ant_2017_feb_mar.vectors.npz"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 TEST_CACHE = Path(os.environ.get("TEST_EMBEDDING_CACHE", ROOT / ".cache" / "test-embeddings.sqlite"))
+
+
+def clean_environ() -> dict[str, str]:
+    """The environment without the service's settings (nor a crash point): what servers in tests start with."""
+    return {k: v for k, v in os.environ.items() if k not in DEFAULTS and k != crash_points.ENVIRONMENT}
+
+
+# create_app reads the environment: a shell's API_KEYS, PROFILES or RATE_LIMIT must not change the results.
+os.environ.clear()
+os.environ.update(clean_environ())
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -67,7 +79,8 @@ def engine(tmp_path, e5) -> Engine:
 
 @pytest.fixture
 def app(engine):
-    return create_app({"TESTING": True, "DATA_DIR": str(engine.data_dir), "RATE_LIMIT": ""}, engine=engine)
+    return create_app({"TESTING": True, "DATA_DIR": str(engine.data_dir), "RATE_LIMIT": "", "ALLOW_LOCAL_WRITES": 1},
+                      engine=engine)
 
 
 @pytest.fixture

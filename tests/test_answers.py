@@ -74,7 +74,8 @@ def fresh(engine: Engine, article_id: str, options: SimilarOptions) -> dict:
     """The answer computed now, past every cache."""
     stored = engine.get(article_id)
     items, _ = engine._similar_items(engine._query_of(stored), options)
-    return {"article": {"id": article_id, "headline": stored.article.headline, "story_id": stored.story_id}, "items": items}
+    return {"article": {"id": article_id, "headline": stored.article.headline, "story_id": stored.story_id,
+                        "language": stored.article.language}, "items": items}
 
 
 def check_all(engines: list[Engine], ids: list[str]) -> int:

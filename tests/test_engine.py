@@ -16,7 +16,8 @@ def test_similar_never_returns_the_article_itself(engine, few):
     ingest(engine, few)
     answer = engine.similar(few[0]["id"], k=5)
     ids = [item["id"] for item in answer["items"]]
-    assert answer["article"] == {"id": few[0]["id"], "headline": few[0]["headline"], "story_id": few[0]["id"]}
+    assert answer["article"] == {"id": few[0]["id"], "headline": few[0]["headline"], "story_id": few[0]["id"],
+                                 "language": "ar"}
     assert 1 <= len(ids) <= 5 and few[0]["id"] not in ids
     scores = [item["score"] for item in answer["items"]]
     assert scores == sorted(scores, reverse=True)

@@ -1,15 +1,21 @@
 """Production concerns: keys for writes, limits, metrics, logs, readiness, the OpenAPI contract."""
 import json
 import logging
+import os
 import re
+import subprocess
+import sys
 import uuid
 
 import pytest
 
 from service import create_app
+from service.config import DEFAULTS
 from service.observability import JsonFormatter
 from service.openapi import SPEC, spec_for
 from service.security import RateLimiter, parse_rate
+
+from .conftest import ROOT
 
 
 def post(client, url, doc, **kwargs):
@@ -41,18 +47,32 @@ def test_keys_from_a_file(engine, tmp_path, few):
     assert post(client, "/v1/articles", few[0], headers={"Authorization": "Bearer file-key"}).status_code == 200
 
 
-def test_without_keys_only_localhost_may_write(client, few, caplog):
+def test_without_keys_writes_are_refused_unless_local_writes_are_allowed(engine, few):
+    closed = create_app({"TESTING": True, "RATE_LIMIT": ""}, engine=engine).test_client()
+    response = post(closed, "/v1/articles", few[0])  # even from 127.0.0.1
+    assert response.status_code == 403 and "API_KEYS" in response.get_json()["error"]["message"]
+    assert closed.delete(f"/v1/articles/{few[0]['id']}").status_code == 403
+    assert post(closed, "/v1/similar", {"headline": few[0]["headline"]}).status_code == 200  # not a write
+
+
+def test_local_writes_are_from_this_machine_only_never_through_a_proxy(client, few):
     remote = {"REMOTE_ADDR": "203.0.113.9"}
     response = post(client, "/v1/articles", few[0], environ_base=remote)
-    assert response.status_code == 403 and "localhost" in response.get_json()["error"]["message"]
+    assert response.status_code == 403 and response.get_json()["error"]["field"] == "Authorization"
+    # A proxy on this machine forwarding a request from elsewhere: the address is local, the client is not.
+    proxied = post(client, "/v1/articles", few[0], headers={"X-Forwarded-For": "203.0.113.9"})
+    assert proxied.status_code == 403
     assert post(client, "/v1/articles", few[0]).status_code == 200  # the test client is 127.0.0.1
     assert client.get(f"/v1/articles/{few[0]['id']}", environ_base=remote).status_code == 200
 
 
-def test_start_up_says_writes_are_local_only(engine, caplog):
+def test_start_up_says_whether_writes_are_refused(engine, caplog):
     with caplog.at_level(logging.WARNING):
         create_app({"TESTING": True}, engine=engine)
-    assert any("localhost only" in r.getMessage() for r in caplog.records)
+        create_app({"TESTING": True, "ALLOW_LOCAL_WRITES": 1}, engine=engine)
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(m.endswith("writes are refused") for m in messages)
+    assert any("accepted from this machine only" in m for m in messages)
 
 
 def test_model_endpoints_are_rate_limited_per_client(engine, few):
@@ -65,8 +85,8 @@ def test_model_endpoints_are_rate_limited_per_client(engine, few):
     assert other.status_code == 200  # another client has its own bucket
 
 
-def test_token_bucket_refills():
-    limiter = RateLimiter(*parse_rate("2/second"))
+def test_token_bucket_refills(tmp_path):
+    limiter = RateLimiter(*parse_rate("2/second"), tmp_path / "limits.sqlite")
     assert [limiter.take("a", now=0.0), limiter.take("a", now=0.0)] == [0.0, 0.0]
     assert limiter.take("a", now=0.0) == pytest.approx(0.5)
     assert limiter.take("a", now=0.6) == 0.0
@@ -129,3 +149,14 @@ def test_openapi_documents_exactly_the_routes(app):
         path = re.sub(r"<(?:path:)?(\w+)>", lambda m: "{id}" if "id" in m.group(1) else "{" + m.group(1) + "}", rule.rule)
         served |= {(path, m) for m in rule.methods - {"HEAD", "OPTIONS"}}
     assert documented == served
+
+
+def test_the_shell_environment_does_not_change_test_results():
+    """A shell with API_KEYS, PROFILES or RATE_LIMIT set runs the same tests the same way."""
+    assert not set(DEFAULTS) & set(os.environ)
+    shell = {**os.environ, "API_KEYS": "from-the-shell", "RATE_LIMIT": "1/hour", "PROFILES": '{"x": {"k": 3}}'}
+    tests = ["tests/test_api.py::test_delete", "tests/test_api.py::test_draft_similar",
+             "tests/test_production.py::test_openapi_documents_exactly_the_routes"]
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests], cwd=ROOT,
+                          env=shell, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:]

@@ -9,10 +9,12 @@ import time
 
 import pytest
 
-from index import snapshots, vectors
+from index import crash_points, snapshots, vectors
 from index.article import validate_article
+from index.options import SimilarOptions
 
-from .conftest import ROOT, TEST_CACHE, make_engine
+from .conftest import ROOT, TEST_CACHE, clean_environ, make_engine
+from .test_answers import fresh
 
 
 @pytest.fixture
@@ -80,33 +82,58 @@ def test_writes_during_a_rebuild_are_in_the_new_index(tmp_path, e5, corpus, monk
     assert fresh.similar(corpus[150]["id"], k=1, duplicates="include")["items"]  # nothing lost
 
 
-def rebuild_process(data_dir):
-    env = {**os.environ, "DATA_DIR": str(data_dir), "EMBEDDING_CACHE": str(TEST_CACHE)}
-    return subprocess.Popen([sys.executable, "-m", "service", "rebuild"], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def command(data_dir, *args, crash_at=None):
+    """`python -m service ARGS` on `data_dir` (killed at the named crash point, if any): (code, output)."""
+    env = {**clean_environ(), "DATA_DIR": str(data_dir), "EMBEDDING_CACHE": str(TEST_CACHE), "JSON_LOGS": "0"}
+    if crash_at:
+        env[crash_points.ENVIRONMENT] = crash_at
+    done = subprocess.run([sys.executable, "-m", "service", *args], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    return done.returncode, done.stdout + done.stderr
 
 
-def test_killing_a_rebuild_at_any_moment_harms_nothing(tmp_path, e5, corpus):
+# Where the rebuild is killed, and whether the new version is live after it.
+KILLS = {"rebuild:embedded": False, "rebuild:written": False, "rebuild:switched": True, "rebuild:warming": True}
+
+
+@pytest.mark.parametrize("point, switched", KILLS.items())
+def test_a_rebuild_killed_at_each_stage_harms_nothing(tmp_path, e5, corpus, point, switched):
     data = tmp_path / "data"
     engine = make_engine(data, e5)
     fill(engine, corpus)
     first = engine.rebuild()
-    started = time.monotonic()
-    assert rebuild_process(data).wait(timeout=300) == 0
-    duration = time.monotonic() - started
-    for fraction in (0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95):
-        process = rebuild_process(data)
-        time.sleep(duration * fraction)
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        live = make_engine(data, e5)
-        live.load()
-        health = live.health()
-        assert health["articles"] == health["indexed"] == len(corpus), fraction
-        assert live.similar(corpus[0]["id"], k=3, duplicates="include")["items"]
-    final = make_engine(data, e5).rebuild()
-    assert final.articles == len(corpus) and final.version != first.version
+    code, output = command(data, "rebuild", crash_at=point)
+    assert code == -signal.SIGKILL, output  # the kill landed where it was meant to
+    live = make_engine(data, e5)
+    live.load()
+    health = live.health()
+    assert health["articles"] == health["indexed"] == len(corpus)
+    assert (health["index_version"] != first.version) is switched
+    assert live.similar(corpus[0]["id"], k=3, duplicates="include")["items"]
+    code, output = command(data, "rebuild")
+    assert code == 0, output
     assert not list((data / "index").glob(".tmp-*"))
+    assert len(snapshots.versions(data / "index")) <= 3
+    after = make_engine(data, e5)
+    assert after.similar(corpus[0]["id"], k=3) == fresh(after, corpus[0]["id"], SimilarOptions(k=3))
+
+
+def test_an_ingest_killed_before_linking_is_linked_at_the_next_start(tmp_path, e5, corpus):
+    data = tmp_path / "data"
+    engine = make_engine(data, e5)
+    fill(engine, corpus[:100])
+    copies = [{**row, "id": row["id"] + "-copy", "source": "another outlet"} for row in corpus[:30]]
+    source = tmp_path / "copies.jsonl"
+    source.write_text("\n".join(json.dumps(c, ensure_ascii=False) for c in copies), encoding="utf-8")
+    code, output = command(data, "ingest", str(source), crash_at="ingest:stored")
+    assert code == -signal.SIGKILL, output
+    restarted = make_engine(data, e5)
+    assert restarted.store.count() == 130  # stored in one transaction, before the kill
+    assert [restarted.get(c["id"]).story_id for c in copies] == [c["id"] for c in copies]  # not linked yet
+    assert restarted.repair_links() == 30  # what `serve`, gunicorn, `ingest` and `rebuild` do at start
+    for copy in copies:
+        assert restarted.get(copy["id"]).story_id == restarted.get(copy["id"][: -len("-copy")]).story_id
+    assert restarted.repair_links() == 0
 
 
 def test_damaged_versions_fall_back_then_to_the_store(tmp_path, e5, corpus):

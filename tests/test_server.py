@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from .conftest import ROOT, TEST_CACHE
+from .conftest import ROOT, TEST_CACHE, clean_environ
 
 
 def free_port() -> int:
@@ -36,8 +36,8 @@ def call(url: str, doc=None, method=None):
 def running_server(data_dir: Path, rows: list[dict], **env_overrides: str) -> Iterator[str]:
     """`python -m service ingest` the rows, then `serve` on a free port of 127.0.0.1; yields its base URL."""
     port = free_port()
-    env = {**os.environ, "DATA_DIR": str(data_dir), "EMBEDDING_CACHE": str(TEST_CACHE), "PORT": str(port),
-           **env_overrides}
+    env = {**clean_environ(), "DATA_DIR": str(data_dir), "EMBEDDING_CACHE": str(TEST_CACHE), "PORT": str(port),
+           "ALLOW_LOCAL_WRITES": "1", **env_overrides}
     data_dir.mkdir(parents=True, exist_ok=True)
     source = data_dir.parent / "articles.jsonl"
     source.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")

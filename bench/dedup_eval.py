@@ -75,7 +75,7 @@ def main() -> None:
         print(f"SaudiNewsNet: {len(articles)} articles; ingest with duplicate linking {ingest_seconds:.0f} s "
               f"({len(articles) / ingest_seconds:.0f} articles/s, vectors cached: {summary.embedded} embedded); "
               f"rebuild with boilerplate learning and regrouping {summary.seconds:.0f} s")
-        print(f"boilerplate shingles (in >= 20 articles): {len(engine._common)}")
+        print(f"boilerplate shingles (in >= 20 articles): {len(engine.live.version.common)}")
 
         stored = {r["id"]: engine.get(r["id"]) for r in rows}
         stories = collections.Counter(s.story_id for s in stored.values())
@@ -88,8 +88,8 @@ def main() -> None:
         misses = []
         for a, b in silver:
             fa, fb = stored[a].fingerprint, stored[b].fingerprint
-            score = float(engine._vector_of(stored[a]) @ engine._vector_of(stored[b]))
-            relation = relate(fa, fb, score, engine._common)
+            score = float(engine.vector(a) @ engine.vector(b))
+            relation = relate(fa, fb, score, engine.live.version.common)
             rule_hits += relation.relation in DUPLICATES
             same_story = stored[a].story_id == stored[b].story_id
             story_hits += same_story
@@ -110,7 +110,7 @@ def main() -> None:
             for a, b in itertools.combinations(members, 2):
                 if by_id[a]["source"] == by_id[b]["source"]:
                     continue
-                relation = relate(stored[a].fingerprint, stored[b].fingerprint, 0.0, engine._common)
+                relation = relate(stored[a].fingerprint, stored[b].fingerprint, 0.0, engine.live.version.common)
                 if relation.relation not in DUPLICATES:
                     continue
                 predicted[relation.relation] += 1

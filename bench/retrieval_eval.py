@@ -49,7 +49,7 @@ def evaluate(model: str, texts: dict[str, tuple[str, str]], partners: dict[str, 
         reciprocal, at1, at10 = [], 0, 0
         for query, wanted in partners.items():
             stored = engine.get(query)
-            hits = [h for h in engine._search(engine._vector_of(stored), 101) if h[0] != stored.key]
+            hits = [h for h in engine.live.search(engine.vector(stored.article.id), 101) if h[0] != stored.key]
             ranked = engine.store.get_by_keys([key for key, _ in hits])
             ids = [ranked[key].article.id for key, _ in hits if key in ranked]
             rank = next((r for r, i in enumerate(ids, 1) if i in wanted), None)

@@ -25,7 +25,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .store import connect
+from .sqlite import connect
 
 log = logging.getLogger(__name__)
 
@@ -168,8 +168,7 @@ class LruCache:
 
 
 def _open(path: Path) -> sqlite3.Connection:
-    conn = connect(path)
-    conn.execute(f"PRAGMA busy_timeout={FILE_WAIT_MS}")
+    conn = connect(path, busy_timeout_ms=FILE_WAIT_MS)
     conn.executescript(SCHEMA)
     return conn
 

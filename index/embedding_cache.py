@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .store import connect
+from .sqlite import connect, rows_in, transaction
 
 
 def embed_key(model: str, text: str) -> str:
@@ -52,28 +52,17 @@ class EmbeddingCache:
             self._conn.close()
 
     def get_many(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
-        found: dict[str, np.ndarray] = {}
-        unique = list(dict.fromkeys(keys))
+        sql = "SELECT key, vector FROM embeddings WHERE key IN ({marks})"
         with self._lock:
-            for start in range(0, len(unique), 500):
-                chunk = unique[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                for key, blob in self._conn.execute(f"SELECT key, vector FROM embeddings WHERE key IN ({marks})", chunk):
-                    found[key] = np.frombuffer(blob, dtype=np.float32)
-        return found
+            rows = rows_in(self._conn, sql, list(dict.fromkeys(keys)))
+            return {key: np.frombuffer(blob, dtype=np.float32) for key, blob in rows}
 
     def put_many(self, keys: Sequence[str], vectors: np.ndarray, replace: bool = True) -> None:
         """Store vectors by key; with `replace=False` a key already cached keeps its vector."""
         rows = [(k, np.ascontiguousarray(v, dtype=np.float32).tobytes()) for k, v in zip(keys, vectors, strict=True)]
-        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.executemany(f"{verb} INTO embeddings (key, vector) VALUES (?, ?)", rows)
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        then = "DO UPDATE SET vector = excluded.vector" if replace else "DO NOTHING"
+        with transaction(self._conn, self._lock) as conn:
+            conn.executemany(f"INSERT INTO embeddings (key, vector) VALUES (?, ?) ON CONFLICT(key) {then}", rows)
 
     def seed(self, path: Path, model: str) -> int:
         """Add the vectors of a vectors file made with `model` (none if another model made it).

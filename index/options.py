@@ -39,7 +39,7 @@ def number(value: Any, name: str, low: float, high: float | None = None, integer
         raise InvalidInput(f"'{name}' must be a number", name)
     try:
         parsed = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a JSON integer of 400 digits
         raise InvalidInput(f"'{name}' must be a number", name)
     if not math.isfinite(parsed) or (integer and parsed != int(parsed)):  # NaN, ±inf, or a fraction
         raise InvalidInput(f"'{name}' must be {'an integer' if integer else 'a finite number'}", name)

@@ -23,12 +23,7 @@ from .overlap import EMPTY, containment, shingles, without
 # Floor: bench/related_floor.py on NSURL-2019 Q2Q, 98.9% of same-meaning pairs score >= 0.86 with
 # e5-small-q4; on the bundled sample 10% of random pairs do, and 95% of articles keep 10 neighbours.
 NEAR_DUPLICATE_OVERLAP = 0.5
-RELATED_FLOOR = 0.86  # for e5-small-q4; another model's scores live on another scale
-
-
-def default_floor(model: str) -> float:
-    """The measured floor of the default model; no floor for a model nobody measured yet."""
-    return RELATED_FLOOR if model == "e5-small-q4" else -1.0
+RELATED_FLOOR = 0.86  # the default model's (see embedders.related_floor_of); each model has its own
 
 
 DUPLICATES = ("duplicate", "near_duplicate")

@@ -95,6 +95,11 @@ class VectorIndex:
         scores, keys = self._index.search(query, k)
         return [(int(key), float(score)) for key, score in zip(keys[0], scores[0]) if key != -1]
 
+    def search_many(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The `k` nearest keys to each row of `vectors`: (scores, keys) arrays, -1 for no key."""
+        queries = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
+        return self._index.search(queries, min(k, max(len(self), 1)))
+
     def vector(self, key: int) -> np.ndarray | None:
         """The stored vector of one key, or None when no vector is stored under it."""
         try:

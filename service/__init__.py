@@ -51,7 +51,18 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
             related_floor=app.config["RELATED_FLOOR"],
         )
     app.extensions["engine"] = engine
-    # Defaults of similar-stories requests, and the named profiles, checked now rather than per request.
+    _similar_defaults(app, engine)
+    engine.observe(on_embed=observability.record_embedding, on_answer=observability.record_answer)
+    _register(app, engine)
+    return app
+
+
+def _similar_defaults(app: Flask, engine: Engine) -> None:
+    """Defaults of similar-stories requests and the named profiles, checked now rather than per request,
+    and the option sets pages use (the defaults, each profile, a widget block with neither): their
+    answers are shared by all workers through the answer file, and `rebuild` computes them ahead."""
+    from .widget import DEFAULT_K
+
     base = SimilarOptions(recency_half_life_days=float(app.config["RECENCY_HALF_LIFE_DAYS"]))
     profiles = app.config["PROFILES"]
     for name in profiles:
@@ -60,16 +71,12 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
         except InvalidInput as exc:
             raise ValueError(f"profile {name!r} in PROFILES: {exc.message}") from exc
     app.extensions["similar_defaults"] = base
-    # What pages ask for (the defaults, each profile, a widget block with neither): answers for these
-    # are shared by all workers through the answer file, and `rebuild` computes them ahead.
-    from .widget import DEFAULT_K
-
     common = [base, replace(base, k=DEFAULT_K)] + [options_from({"profile": name}, base, profiles) for name in profiles]
     app.extensions["page_options"] = list(dict.fromkeys(common))
-    engine.shared_options = frozenset(common)
-    engine.on_embed = observability.record_embedding
-    engine.on_answer = observability.record_answer
+    engine.share_answers(common)
 
+
+def _register(app: Flask, engine: Engine) -> None:
     from . import api, cli, demo, health, openapi, security, widget
 
     app.register_blueprint(api.bp)
@@ -81,4 +88,3 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
     observability.init_app(app)
     app.register_blueprint(openapi.bp)
     register_error_handlers(app)
-    return app

@@ -16,12 +16,15 @@ from flask import Flask, current_app, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from index.errors import EngineError, InvalidInput
-from index.store import connect
+from index.sqlite import connect, transaction
 
 log = logging.getLogger(__name__)
-LOCALHOST = {"127.0.0.1", "::1", "localhost"}
-# Headers a reverse proxy adds: a request carrying one came through a proxy, whatever its address.
-PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
+LOCALHOST = {"127.0.0.1", "::1"}
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
+# Headers a reverse proxy may add: a request carrying one came through a proxy, whatever its address.
+PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Port",
+                 "X-Forwarded-Prefix", "X-Real-IP", "Via")
+LIMITS_WAIT_MS = 1000  # how long a request waits for another worker's hold on the shared rate limit
 
 
 class Unauthorized(EngineError):
@@ -63,11 +66,15 @@ def bearer_token(header: str) -> bytes:
 
 
 def from_this_machine() -> bool:
-    """A request from a loopback address that no proxy forwarded (behind TRUSTED_PROXIES, the
-    address is already the client's own)."""
-    if request.remote_addr not in LOCALHOST:
-        return False
-    return bool(current_app.config["TRUSTED_PROXIES"]) or not any(h in request.headers for h in PROXY_HEADERS)
+    """A request sent from this machine straight to the server: the socket's own peer is a loopback
+    address (before any TRUSTED_PROXIES rewriting), no proxy header is present, and the Host is a
+    loopback name (a page whose name was rebound to 127.0.0.1 still sends its own). A proxy on this
+    machine that adds no header and keeps a loopback Host cannot be told apart: do not set
+    ALLOW_LOCAL_WRITES behind one."""
+    peer = request.environ.get("werkzeug.proxy_fix.orig", {}).get("REMOTE_ADDR", request.remote_addr)
+    host = request.host.rsplit(":", 1)[0] if not request.host.startswith("[") else request.host.split("]")[0] + "]"
+    return (peer in LOCALHOST and host.lower() in LOOPBACK_HOSTS
+            and not any(h in request.headers for h in PROXY_HEADERS))
 
 
 def requires_key(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -97,7 +104,7 @@ class RateLimiter:
 
     def __init__(self, rate: int, period: float, path: Path) -> None:
         self.rate, self.period = rate, period
-        self._conn = connect(path)
+        self._conn = connect(path, busy_timeout_ms=LIMITS_WAIT_MS)
         self._lock = threading.Lock()
         with self._lock:
             self._conn.execute("CREATE TABLE IF NOT EXISTS buckets (client TEXT PRIMARY KEY, tokens REAL, at REAL)")
@@ -106,21 +113,16 @@ class RateLimiter:
         """0 when the request may go, else the seconds to wait for the next token."""
         now = time.time() if now is None else now  # wall-clock: the same in every process
         per_second = self.rate / self.period
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                row = self._conn.execute("SELECT tokens, at FROM buckets WHERE client = ?", (client,)).fetchone()
-                tokens, last = row if row else (float(self.rate), now)
-                tokens = min(float(self.rate), tokens + max(0.0, now - last) * per_second)
-                wait = 0.0 if tokens >= 1 else (1 - tokens) / per_second
-                self._conn.execute("INSERT OR REPLACE INTO buckets (client, tokens, at) VALUES (?, ?, ?)",
-                                   (client, tokens - 1 if not wait else tokens, now))
-                if random.random() < 0.001:  # forget idle clients (full buckets) rather than grow without bound
-                    self._conn.execute("DELETE FROM buckets WHERE at < ?", (now - self.period,))
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        with transaction(self._conn, self._lock) as conn:
+            row = conn.execute("SELECT tokens, at FROM buckets WHERE client = ?", (client,)).fetchone()
+            tokens, last = row if row else (float(self.rate), now)
+            tokens = min(float(self.rate), tokens + max(0.0, now - last) * per_second)
+            wait = 0.0 if tokens >= 1 else (1 - tokens) / per_second
+            conn.execute("INSERT INTO buckets (client, tokens, at) VALUES (?, ?, ?) "
+                         "ON CONFLICT(client) DO UPDATE SET tokens = excluded.tokens, at = excluded.at",
+                         (client, tokens - 1 if not wait else tokens, now))
+            if random.random() < 0.001:  # forget idle clients (full buckets) rather than grow without bound
+                conn.execute("DELETE FROM buckets WHERE at < ?", (now - self.period,))
         return wait
 
 

@@ -31,7 +31,8 @@ TEST_CACHE = Path(os.environ.get("TEST_EMBEDDING_CACHE", ROOT / ".cache" / "test
 
 def clean_environ() -> dict[str, str]:
     """The environment without the service's settings (nor a crash point): what servers in tests start with."""
-    return {k: v for k, v in os.environ.items() if k not in DEFAULTS and k != crash_points.ENVIRONMENT}
+    stray = {crash_points.ENVIRONMENT, "PROMETHEUS_MULTIPROC_DIR"}
+    return {k: v for k, v in os.environ.items() if k not in DEFAULTS and k not in stray}
 
 
 # create_app reads the environment: a shell's API_KEYS, PROFILES or RATE_LIMIT must not change the results.

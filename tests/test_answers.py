@@ -72,10 +72,7 @@ OPTION_SETS = (SimilarOptions(k=5), SimilarOptions(k=6, recency_half_life_days=3
 
 def fresh(engine: Engine, article_id: str, options: SimilarOptions) -> dict:
     """The answer computed now, past every cache."""
-    stored = engine.get(article_id)
-    items, _ = engine._similar_items(engine._query_of(stored), options)
-    return {"article": {"id": article_id, "headline": stored.article.headline, "story_id": stored.story_id,
-                        "language": stored.article.language}, "items": items}
+    return engine.fresh_answer(article_id, options)
 
 
 def check_all(engines: list[Engine], ids: list[str]) -> int:
@@ -84,7 +81,7 @@ def check_all(engines: list[Engine], ids: list[str]) -> int:
     for engine in engines:
         for article_id in ids:
             for options in OPTION_SETS:
-                answer, source = engine._answer(article_id, options)
+                answer, source = engine.answer(article_id, options)
                 assert answer == fresh(engine, article_id, options), (article_id, options)
                 recomputed += source == "computed"
     return recomputed
@@ -148,7 +145,7 @@ def test_warm_takes_the_newest_articles(tmp_path, e5, sport):
     newest = sorted(sport[:12], key=lambda r: r["published_at"], reverse=True)[:3]
     assert engine.store.newest_ids(3) == [r["id"] for r in newest]
     assert engine.warm(OPTION_SETS[:1], 3) == 3
-    assert engine._answers.count(engine._answers_version()) == 3
+    assert engine.answers.shared_count() == 3
 
 
 def test_a_process_started_later_sees_every_vector_an_article_had(tmp_path, e5, sport, sample_rows):

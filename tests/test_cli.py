@@ -33,7 +33,7 @@ def test_ingest_with_the_sample_vectors_seeds_the_cache_and_reports_progress(tmp
     engine = Engine(tmp_path / "data", embedder=e5, embedding_cache=tmp_path / "empty-cache.sqlite")
     runner = create_app({"TESTING": True, "RATE_LIMIT": ""}, engine=engine).test_cli_runner()
     embedded: list[int] = []
-    engine.on_embed = lambda texts, seconds: embedded.append(texts)
+    engine.observe(on_embed=lambda texts, seconds: embedded.append(texts))
     source = tmp_path / "in.jsonl"
     write_jsonl(source, sample_rows[:30])
     result = runner.invoke(args=["ingest", str(source), "--vectors", str(SAMPLE_VECTORS)])
@@ -75,7 +75,7 @@ def test_rebuild_prints_a_summary_line(runner, engine, few, tmp_path):
     # the "widget" profile), shared by all workers
     assert "warmed the similar stories of 4 articles x 3 option sets: 12 computed" in result.output
     assert runner.invoke(args=["rebuild", "--no-warm"]).output.count("warmed") == 0
-    assert engine._answers.count(engine._answers_version()) == 0  # a new version: the old answers went
+    assert engine.answers.shared_count() == 0  # a new version: the old answers went
 
 
 def test_answers_warmed_by_the_command_serve_every_worker(app, runner, engine, e5, few, tmp_path):
@@ -83,11 +83,11 @@ def test_answers_warmed_by_the_command_serve_every_worker(app, runner, engine, e
     write_jsonl(source, few[:6])
     runner.invoke(args=["ingest", str(source)])
     assert runner.invoke(args=["rebuild"]).exit_code == 0
-    assert engine._answers.count(engine._answers_version()) == 6 * 3
+    assert engine.answers.shared_count() == 6 * 3
     worker = make_engine(engine.data_dir, e5)  # another server process, its memory empty
     other = create_app({"TESTING": True, "DATA_DIR": str(engine.data_dir), "RATE_LIMIT": ""}, engine=worker)
     served = []
-    worker.on_answer = served.append
+    worker.observe(on_answer=served.append)
     answer = other.test_client().get(f"/v1/articles/{few[0]['id']}/similar?profile=widget").get_json()
     assert served == ["shared"]
     options = options_from({"profile": "widget"}, app.extensions["similar_defaults"], app.config["PROFILES"])

@@ -27,7 +27,7 @@ from .test_hardening import chunked_post
 from .test_server import free_port
 
 GUNICORN = Path(sys.executable).with_name("gunicorn")
-RATE = 20  # drafts a minute per client, in the gunicorn test
+RATE = 20  # drafts an hour per client, in the gunicorn test (no token comes back during it)
 
 
 def service_env(data_dir: Path, **settings: str) -> dict[str, str]:
@@ -175,7 +175,7 @@ def test_gunicorn_two_workers_under_mixed_load(tmp_path, sample_rows):
     metrics_dir.mkdir()
     port = free_port()
     # The load runs no rate-limited endpoint; the limit is checked across both workers at the end.
-    env = service_env(data_dir, RATE_LIMIT=f"{RATE}/minute", PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+    env = service_env(data_dir, RATE_LIMIT=f"{RATE}/hour", PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
                       MAX_CONTENT_LENGTH=str(1024 * 1024))
     stored = [dict(r) for r in sample_rows[0:500]]
     ingested = cli(env, "ingest", str(write_jsonl(tmp_path / "base.jsonl", stored)), "--vectors", str(SAMPLE_VECTORS))

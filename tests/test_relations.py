@@ -46,7 +46,7 @@ def test_a_headline_many_articles_carry_is_a_label_not_a_duplicate():
 
 
 def test_the_floor_is_the_measured_one_for_the_default_model_only():
-    from index.relations import default_floor
+    from index.embedders import related_floor_of as default_floor
 
     assert default_floor("e5-small-q4") == RELATED_FLOOR
     assert default_floor("sentence-transformers:/models/mine") < 0  # not measured: no floor

@@ -39,7 +39,7 @@ def test_a_random_handful_matches_the_model_today(e5):
 def test_an_engine_seeded_with_the_file_embeds_only_other_texts(tmp_path, e5, sample_rows):
     engine = Engine(tmp_path / "data", embedder=e5, embedding_cache=tmp_path / "fresh-cache.sqlite")
     embedded: list[int] = []
-    engine.on_embed = lambda texts, seconds: embedded.append(texts)
+    engine.observe(on_embed=lambda texts, seconds: embedded.append(texts))
     assert engine.seed_embeddings(SAMPLE_VECTORS) == len(read_vectors_file(SAMPLE_VECTORS)[1])
     engine.upsert([validate_article(r) for r in sample_rows[:40]])
     assert embedded == []

@@ -3,7 +3,6 @@ import json
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
-import os
 import socket
 import subprocess
 import sys

@@ -36,8 +36,7 @@ def ids(answer):
 
 
 def test_a_selective_filter_still_fills_k(block_engine, in_block):
-    query = block_engine.get(in_block)
-    everything = block_engine._neighbours(query.fingerprint, block_engine._vector_of(query), 1000, query.key)
+    everything = block_engine.neighbours(in_block, 1000)
     since = "2017-03-15"
     late = [n.key for n in everything if n.article.published_at >= since and n.relation.relation == "related"]
     # A k for which one search of the default depth (3k + 20) sees fewer than k matching articles.
@@ -71,7 +70,7 @@ def test_recency_brings_this_weeks_follow_ups_forward(block_engine, in_block):
 
 def test_diversity_spreads_the_list(block_engine, in_block):
     def spread(items):
-        vectors = np.stack([block_engine._vector_of(block_engine.get(i["id"])) for i in items])
+        vectors = np.stack([block_engine.vector(i["id"]) for i in items])
         sims = vectors @ vectors.T
         return sims[np.triu_indices(len(items), 1)].mean()
 

@@ -22,11 +22,13 @@ from .test_widget import ENGLISH, XSS
 
 EN_ID = "en/storm/1"
 
-# Pinned in the English block after the hostile headline: bidi controls, a 200-character source without a space.
+# Pinned in the English block after the hostile headline: a right-to-left source, a 200-character source
+# without a space. (Bidi controls are removed at ingest, so they cannot be the test here.)
 ODD = [
-    {"id": "en/storm/bidi", "headline": "\u202eFlood warnings stay in place along the coast",
+    # An Arabic source ending in digits: unisolated, the date's leading number joins its right-to-left run.
+    {"id": "en/storm/bidi", "headline": "Flood warnings stay in place along the coast",
      "body": "Flood warnings remained in force along the coast on Monday as the storm moved east.",
-     "source": "Evil \u202eCo", "published_at": "2020-02-10T09:00:00Z", "language": "en"},
+     "source": "قناة 24", "published_at": "2020-02-10T09:00:00Z", "language": "en"},
     {"id": "en/storm/long", "headline": "Rivers keep rising after the storm", "url": "https://news.example/long",
      "body": "Rivers kept rising in the north after the storm, and more homes were evacuated overnight.",
      "source": "W" * 200, "published_at": "2020-02-10T10:00:00Z", "language": "en"},
@@ -338,8 +340,8 @@ BIDI_LAYOUT = """(block, id) => {
 }"""
 
 
-def test_bidi_controls_in_a_source_do_not_reorder_the_date(watched, host, service):
-    """An unterminated right-to-left override in `source` stays inside it, in the script block and the iframe page."""
+def test_a_right_to_left_source_does_not_reorder_the_date(watched, host, service):
+    """A right-to-left source stays inside its own run, in the script block and the iframe page."""
     w = watched()
     w.page.goto(host + "/index.html")
     w.ready(2)

@@ -1,0 +1,212 @@
+"""The live index of one process: the version on disk, caught up with the store's change log.
+
+Writes reach every process through the store: each one replays the changes after its version's
+position (`sync`). Searches run side by side; replaying reads the store and the cache without any
+lock and holds the index exclusively only to apply what it read. A new version is loaded in the
+background of one request while the others answer from the old one, then swapped in one assignment.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from . import snapshots
+from .answers import ChangeLog
+from .embedding import CachedEmbedder
+from .errors import IndexCorrupt, ModelMismatch
+from .overlap import from_blob
+from .backends import Store
+from .store import StoredArticle
+from .vectors import VectorIndex, new_index
+
+log = logging.getLogger(__name__)
+
+
+class ReadWriteLock:
+    """Many readers at once, or one writer."""
+
+    def __init__(self) -> None:
+        self._readers = 0
+        self._cond = threading.Condition()
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        with self._cond:
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if not self._readers:
+                    self._cond.notify_all()
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._readers)
+            yield
+
+
+@dataclass(frozen=True)
+class Version:
+    """What a loaded version is: its metadata (None for an index built in memory), the changes
+    replayed onto it, and the boilerplate shingles learnt with it."""
+
+    meta: snapshots.SnapshotMeta | None
+    replayed: ChangeLog
+    common: np.ndarray
+
+    @property
+    def name(self) -> str | None:
+        return self.meta.version if self.meta else None
+
+
+class LiveIndex:
+    """Search over the articles of one data folder, as of the last `sync`."""
+
+    def __init__(self, root: Path, store: Store, embedder: CachedEmbedder) -> None:
+        self.root, self.store, self.embedder = root, store, embedder
+        self._index: VectorIndex | None = None
+        self._seq = 0
+        self.version = Version(None, ChangeLog(0), from_blob(store.get_meta("common_shingles")))
+        self._stamp: tuple[int, int] | None = None
+        self.loaded = False
+        self._rw = ReadWriteLock()
+        self._load_lock = threading.Lock()
+        self._catch_up_lock = threading.Lock()
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        with self._rw.reading():
+            return self._index.search(vector, k) if self._index is not None else []
+
+    def vector(self, key: int) -> np.ndarray | None:
+        with self._rw.reading():
+            return self._index.vector(key) if self._index is not None else None
+
+    def __len__(self) -> int:
+        with self._rw.reading():
+            return len(self._index) if self._index is not None else 0
+
+    @property
+    def seq(self) -> int:
+        """The change-log position the index holds every change up to."""
+        return self._seq
+
+    @property
+    def kind(self) -> str | None:
+        with self._rw.reading():
+            return self._index.kind if self._index is not None else None
+
+    # -- following the store and the versions on disk ---------------------------------------------
+
+    def sync(self, wait: bool = True) -> None:
+        """Catch up: a newer version on disk, then newer changes in the store. With `wait=False` a
+        thread that finds another one catching up answers from what is loaded instead of waiting."""
+        if not self.loaded or self._stamp_now() != self._stamp:
+            if self._load_lock.acquire(blocking=not self.loaded):
+                try:
+                    if not self.loaded or self._stamp_now() != self._stamp:
+                        self.load()
+                finally:
+                    self._load_lock.release()
+        if self.store.last_change() != self._seq and self._catch_up_lock.acquire(blocking=wait):
+            try:
+                self._catch_up()
+            finally:
+                self._catch_up_lock.release()
+
+    def load(self) -> None:
+        """Load the live version, catch it up with the store, then swap it in. A damaged version
+        falls back to an older one, or to an index built from the store."""
+        stamp = self._stamp_now()
+        meta, index, seq = self._read_version()
+        replayed = ChangeLog(seq)
+        index, seq = self._caught_up(index, seq, replayed, ReadWriteLock())
+        version = Version(meta, replayed, from_blob(self.store.get_meta("common_shingles")))
+        with self._catch_up_lock, self._rw.writing():
+            self._index, self._seq, self.version, self._stamp, self.loaded = index, seq, version, stamp, True
+        self.sync()
+
+    def _read_version(self) -> tuple[snapshots.SnapshotMeta | None, VectorIndex | None, int]:
+        try:
+            loaded = snapshots.load_live(self.root)
+        except IndexCorrupt as exc:
+            log.error("%s; building the index in memory from the store instead", exc.message)
+            seq, rows = self.store.snapshot()
+            return None, self.index_of(rows), seq
+        if loaded is None:
+            return None, None, 0
+        meta, index = loaded
+        if meta.model != self.embedder.model:
+            raise ModelMismatch(
+                f"the index was built with model {meta.model!r} but the service is configured with "
+                f"{self.embedder.model!r}; run `python -m service rebuild` to re-embed with {self.embedder.model!r}")
+        return meta, index, meta.seq
+
+    def _catch_up(self) -> None:
+        index, seq = self._caught_up(self._index, self._seq, self.version.replayed, self._rw)
+        self._index, self._seq = index, seq
+
+    def _caught_up(self, index: VectorIndex | None, since: int, replayed: ChangeLog,
+                   rw: ReadWriteLock) -> tuple[VectorIndex | None, int]:
+        """Apply the store's changes after `since` to `index` (holding `rw` only to apply them) and
+        record them in `replayed`: every vector a changed article had, which decides the answers
+        they make stale. Returns the index (created if needed) and the new position."""
+        changes = self.store.changes_since(since)
+        present = {key: ek for key, ek in changes.current.items() if ek is not None}
+        vectors = self.vectors_for(present)
+        # Every vector an article had in between counts too: an answer may have been made with any.
+        wanted = {ek for _, ek in changes.stored_with}
+        between = self.embedder.cached(list(wanted))
+        if len(between) < len(wanted):  # the cache lost one: trust no older answer
+            replayed.forget_before(changes.seq)
+        with rw.writing():
+            old = [(key, index.vector(key) if index is not None else None) for key in changes.current]
+            if vectors is not None:
+                index = index if index is not None else VectorIndex(vectors.shape[1])
+                index.upsert(list(present), vectors)
+            if index is not None:
+                index.remove([key for key, ek in changes.current.items() if ek is None])
+            shown = [(key, index.vector(key) if index is not None else None) for key in changes.display_only]
+        rows = old + [(key, between.get(ek)) for key, ek in changes.stored_with] + shown
+        replayed.add(changes.seq, [key for key, _ in rows], [vector for _, vector in rows])
+        return index, changes.seq
+
+    def index_of(self, rows: list[StoredArticle]) -> VectorIndex | None:
+        """An index of stored articles, from cached vectors (re-embedding any the cache lost)."""
+        vectors = self.vectors_for({s.key: s.embed_key for s in rows})
+        if vectors is None:
+            return None
+        index = new_index(vectors.shape[1], vectors)
+        index.upsert([s.key for s in rows], vectors)
+        return index
+
+    def vectors_for(self, embed_keys: dict[int, str]) -> np.ndarray | None:
+        """Vectors of stored articles (by key) from the cache, re-embedding any the cache has lost."""
+        if not embed_keys:
+            return None
+        cached = self.embedder.cached(list(embed_keys.values()))
+        lost = [key for key, ek in embed_keys.items() if ek not in cached]
+        if lost:
+            stored = list(self.store.get_by_keys(lost).values())
+            embedded = self.embedder.embed([self.embedder.text_of(s.article.headline, s.article.body) for s in stored])
+            for s, fresh in zip(stored, embedded.keys):
+                cached[embed_keys[s.key]] = embedded.vectors[fresh]
+        return np.stack([cached[ek] for ek in embed_keys.values()])
+
+    def _stamp_now(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.root / snapshots.POINTER)
+        except FileNotFoundError:
+            return None
+        return st.st_ino, st.st_mtime_ns

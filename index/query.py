@@ -1,0 +1,235 @@
+"""The query path: candidates from the live index, their relation to the query, filters, ranking,
+one item per story, diversity, then the items as clients see them."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import numpy as np
+
+from .article import Article
+from .errors import EngineError
+from .live_index import LiveIndex
+from .options import SimilarOptions
+from .ranking import days_between, mmr, recency_factor
+from .relations import DUPLICATES, Fingerprint, Relation, relate, without_common
+from .stories import collapse
+from .backends import Store
+from .store import StoredArticle
+from .terms import shared_terms
+from .text import lead, primary_subtag
+
+WHY_LEAD_WORDS = 60
+NEIGHBOUR_BODY_CHARS = 1500  # a lead is all a neighbour needs of its body (for the why)
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """A stored article found near a query, and how it relates to the query."""
+
+    stored: StoredArticle
+    relation: Relation
+
+    @property
+    def key(self) -> int:
+        return self.stored.key
+
+    @property
+    def article(self) -> Article:
+        return self.stored.article
+
+    @property
+    def story_id(self) -> str:
+        return self.stored.story_id
+
+    @property
+    def score(self) -> float:
+        return self.relation.score
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**public_fields(self.stored), **self.relation.to_dict()}
+
+
+@dataclass(frozen=True)
+class Query:
+    """What a similar-stories search starts from: a stored article, or a draft (no key, no id)."""
+
+    fingerprint: Fingerprint
+    vector: np.ndarray
+    key: int | None
+    article_id: str | None
+    story_id: str | None
+    source: str | None
+    published_at: str | None  # the reference time of recency and max_age_days
+    text: str  # headline and lead, for the shared terms
+
+
+class SimilarSearch:
+    """Similar stories and duplicates of a query, over the live index and the store."""
+
+    def __init__(self, live: LiveIndex, store: Store, related_floor: float) -> None:
+        self.live, self.store, self.related_floor = live, store, related_floor
+
+    def vector_of(self, stored: StoredArticle) -> np.ndarray:
+        """An article's vector: the index's, else the cache's (stored, not yet replayed here)."""
+        vector = self.live.vector(stored.key)
+        if vector is None:
+            vector = self.live.embedder.cached([stored.embed_key]).get(stored.embed_key)
+        if vector is None:
+            raise EngineError(f"article {stored.article.id!r} has no vector yet")
+        return vector
+
+    def query_of(self, stored: StoredArticle) -> Query:
+        article = stored.article
+        return Query(stored.fingerprint, self.vector_of(stored), stored.key, article.id, stored.story_id,
+                     article.source, article.published_at, f"{article.headline}\n{lead(article.body, WHY_LEAD_WORDS)}")
+
+    def relate(self, a: Fingerprint, b: Fingerprint, score: float) -> Relation:
+        return relate(a, b, score, self.live.version.common, self.related_floor)
+
+    def neighbours(self, fp: Fingerprint, vector: np.ndarray, depth: int, exclude_key: int | None) -> list[Neighbour]:
+        """The `depth` nearest stored articles (best first) with their relation to the query."""
+        hits = [h for h in self.live.search(vector, depth + 1) if h[0] != exclude_key][:depth]
+        found = self.store.get_by_keys([key for key, _ in hits], body_chars=NEIGHBOUR_BODY_CHARS)
+        common = self.live.version.common
+        query = without_common(fp, common)
+        return [Neighbour(found[key], relate(query, without_common(found[key].fingerprint, common), score,
+                                             floor=self.related_floor))
+                for key, score in hits if key in found and found[key].fingerprint is not None]
+
+    def pinned(self, query: Query) -> list[Neighbour]:
+        """The editor's pins of the query article that still exist, in the editor's order."""
+        if query.article_id is None:
+            return []
+        return [Neighbour(s, self.relate(query.fingerprint, s.fingerprint, float(query.vector @ self.vector_of(s))))
+                for s in self.store.pinned(query.article_id)]
+
+    def items(self, query: Query, options: SimilarOptions) -> tuple[list[dict[str, Any]], float]:
+        """Pinned items first, then neighbours that pass the filters, re-ranked, collapsed, diversified.
+
+        Also returns the lowest score among the candidates (-inf when they were every article): an
+        article scoring below it could not have entered the answer (see `answers`).
+        """
+        pins = self.pinned(query)[: options.k]
+        wanted = options.k - len(pins)
+        groups, found, depth = self._groups(query, options, wanted, options.exclude | {p.article.id for p in pins})
+        if options.diversity and len(groups) > 1:
+            pool = groups[: 3 * options.k]
+            relevance = np.array([rank_score(n, options, query) for n, _ in pool])
+            vectors = np.stack([self.vector_of(n.stored) for n, _ in pool])
+            groups = [pool[i] for i in mmr(relevance, vectors, wanted, options.diversity)]
+        items = [item(query, n, pinned=True) for n in pins]
+        for chosen, rest in groups[:wanted]:
+            shown = item(query, chosen, pinned=False)
+            if options.duplicates == "collapse":
+                shown["also"] = [n.article.id for n in rest]
+            items.append(shown)
+        return items, (found[-1].score if len(found) >= depth else -math.inf)
+
+    def _groups(self, query: Query, options: SimilarOptions, wanted: int,
+                skip: set[str]) -> tuple[list[tuple[Neighbour, list[Neighbour]]], list[Neighbour], int]:
+        """Ranked groups (an item and its collapsed copies), searching deeper while filters leave
+        fewer than `wanted` and the index holds more; also the last search's candidates and depth."""
+        # Re-ranking (recency, diversity) needs a wider pool than the k nearest; plain similarity does not.
+        reranked = options.recency_half_life_days > 0 or options.diversity > 0
+        depth, size = (3 * options.k + 20 if reranked else 2 * options.k + 10), len(self.live)
+        floor = max(self.related_floor, options.min_score if options.min_score is not None else -1.0)
+        while True:
+            found = self.neighbours(query.fingerprint, query.vector, depth, query.key)
+            kept = [n for n in found if n.article.id not in skip and passes(n, options, query)]
+            groups = grouped(sorted(kept, key=lambda n: -rank_score(n, options, query)), options, query)
+            # Hits come best first: once the deepest is under the floor, no deeper one can pass.
+            if len(groups) >= wanted or depth >= size or (found and found[-1].score < floor):
+                return groups, found, depth
+            depth = min(size, depth * 4)
+
+    def duplicates(self, stored: StoredArticle, depth: int) -> list[dict[str, Any]]:
+        """Stored duplicates and near-duplicates of a stored article: its neighbours and its story."""
+        vector = self.vector_of(stored)
+        found = {n.key: n for n in self.neighbours(stored.fingerprint, vector, depth, stored.key)}
+        for member in self.store.story_members([stored.story_id]):
+            if member.key != stored.key and member.key not in found and member.fingerprint is not None:
+                score = float(vector @ self.vector_of(member))
+                found[member.key] = Neighbour(member, self.relate(stored.fingerprint, member.fingerprint, score))
+        return duplicate_items(found.values())
+
+
+def grouped(ranked: list[Neighbour], options: SimilarOptions, query: Query) -> list[tuple[Neighbour, list[Neighbour]]]:
+    """Every item alone (`duplicates=include`), or one per story without the query's own story,
+    ordered by the item shown for each story (not by its best member)."""
+    if options.duplicates == "include":
+        return [(n, []) for n in ranked]
+    others = [n for n in ranked if n.relation.relation not in DUPLICATES
+              and not (query.story_id and n.story_id == query.story_id)]
+    return sorted(collapse(others, query.source), key=lambda g: -rank_score(g[0], options, query))
+
+
+def passes(n: Neighbour, o: SimilarOptions, query: Query) -> bool:
+    """Whether a neighbour passes the request's filters (the related floor always applies)."""
+    a = n.article
+    if n.relation.relation == "unrelated" or (o.min_score is not None and n.score < o.min_score):
+        return False
+    if o.language and not language_matches(a.language, o.language):
+        return False
+    if o.section and a.section != o.section:
+        return False
+    if (o.source and a.source != o.source) or (o.exclude_source and a.source == o.exclude_source):
+        return False
+    if o.since and not (a.published_at and a.published_at >= o.since):
+        return False
+    if o.until and not (a.published_at and a.published_at <= o.until):
+        return False
+    if o.max_age_days is not None:
+        apart = days_between(query.published_at, a.published_at)
+        if apart is None or apart > o.max_age_days:
+            return False
+    return True
+
+
+def language_matches(language: str | None, wanted: str) -> bool:
+    """`ar` matches `ar`, `ar-TN`, `AR-tn`; `ar-TN` matches only `ar-TN` (in any case)."""
+    if not language:
+        return False
+    if "-" in wanted:
+        return language.lower() == wanted.lower()
+    return primary_subtag(language) == wanted.lower()
+
+
+def rank_score(n: Neighbour, o: SimilarOptions, query: Query) -> float:
+    return n.score * recency_factor(days_between(query.published_at, n.article.published_at), o.recency_half_life_days)
+
+
+def item(query: Query, neighbour: Neighbour, pinned: bool) -> dict[str, Any]:
+    """One item of a similar list, with what it shares with the query and why it is there."""
+    article = neighbour.article
+    shared = shared_terms(query.text, f"{article.headline}\n{lead(article.body, WHY_LEAD_WORDS)}")
+    return {**neighbour.to_dict(), "pinned": pinned, "shared": shared, "why": explain(neighbour, shared, pinned)}
+
+
+def explain(n: Neighbour, shared: list[str], pinned: bool) -> str:
+    """One line for an editor: why this item is in the list."""
+    arabic = any("\u0600" <= ch <= "\u06ff" for term in shared for ch in term)
+    parts = ["pinned by an editor"] if pinned else []
+    parts.append(f"{n.relation.relation.replace('_', '-')}, score {n.score:.2f}")
+    if n.relation.overlap >= 0.1:
+        parts.append(f"{n.relation.overlap:.0%} of the text shared")
+    if shared:
+        parts.append("shared: " + ("، " if arabic else ", ").join(shared))
+    return "; ".join(parts)
+
+
+def duplicate_items(found: Iterable[Neighbour]) -> list[dict[str, Any]]:
+    """Duplicates first, then near-duplicates by overlap, then score."""
+    order = {"duplicate": 0, "near_duplicate": 1}
+    kept = [n for n in found if n.relation.relation in order]
+    kept.sort(key=lambda n: (order[n.relation.relation], -n.relation.overlap, -n.relation.score))
+    return [n.to_dict() for n in kept]
+
+
+def public_fields(stored: StoredArticle) -> dict[str, Any]:
+    """What clients see of an article in lists and similar items."""
+    article = stored.article
+    return {"id": article.id, "headline": article.headline, "url": article.url, "source": article.source,
+            "published_at": article.published_at, "section": article.section, "language": article.language,
+            "story_id": stored.story_id}

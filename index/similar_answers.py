@@ -1,0 +1,91 @@
+"""GET similar answers: from the answer cache while a check says they are still current, else
+computed and filed; a rebuild computes those pages will ask for ahead (`warm`)."""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from . import crash_points
+from .answers import Answer, AnswerCache
+from .errors import NotFound
+from .options import SimilarOptions, options_key
+from .query import SimilarSearch
+from .store import StoredArticle
+
+Progress = Callable[[int], None]
+# Part of the key of every cached answer: bump it when what an answer holds, or how it is ranked,
+# changes, so that answers filed by the code before are not served by the code after.
+ANSWERS_FORMAT = 3
+WARM_CRASH_AFTER = 10  # answers warmed before the crash point "rebuild:warming" (tests)
+
+
+class SimilarAnswers:
+    """Answers of one data folder's articles, shared with the other processes serving it."""
+
+    def __init__(self, cache: AnswerCache, search: SimilarSearch) -> None:
+        self.cache, self.search = cache, search
+        # Option sets whose answers go to the file all processes share (the others stay in memory).
+        self.shared_options: frozenset[SimilarOptions] = frozenset({SimilarOptions()})
+        self.on_answer: Callable[[str], None] | None = None  # where an answer came from: for metrics
+
+    def version(self) -> str:
+        """What answers are filed under: the index version, the floor and the answer format ("memory"
+        for an index built in memory, whose answers this process keeps to itself)."""
+        name = self.search.live.version.name
+        return f"{name}@{self.search.related_floor:g}#{ANSWERS_FORMAT}" if name else "memory"
+
+    def answer(self, stored_or_id: str, options: SimilarOptions) -> tuple[dict[str, Any], str]:
+        """The answer for a stored article, and where it came from: "memory" (this process's),
+        "shared" (the file every process shares) or "computed"."""
+        live = self.search.live
+        version, seq, replayed = self.version(), live.seq, live.version.replayed
+        filed = options_key(options)
+        shared = live.version.meta is not None and options in self.shared_options
+        cached, source = self.cache.get(version, stored_or_id, filed, shared)
+        if cached is not None and replayed.still_current(cached, live.vector(cached.key)):
+            return self._served(cached.body, source)
+        stored = self.search.store.get(stored_or_id)
+        if stored is None:
+            raise NotFound(f"no article with id {stored_or_id!r}", "id")
+        body, threshold = self.compute(stored, options)
+        if self.version() == version:  # no new version came in meanwhile: file it
+            self.cache.put(version, stored_or_id, filed, Answer(body, stored.key, threshold, seq), shared)
+        return self._served(body, "computed")
+
+    def _served(self, body: dict[str, Any], source: str) -> tuple[dict[str, Any], str]:
+        if self.on_answer:
+            self.on_answer(source)
+        return body, source
+
+    def compute(self, stored: StoredArticle, options: SimilarOptions) -> tuple[dict[str, Any], float]:
+        """The answer computed now, past every cache, and its threshold (see `answers`)."""
+        items, threshold = self.search.items(self.search.query_of(stored), options)
+        article = stored.article
+        return {"article": {"id": article.id, "headline": article.headline, "story_id": stored.story_id,
+                            "language": article.language}, "items": items}, threshold
+
+    def warm(self, option_sets: Sequence[SimilarOptions], newest: int, progress: Progress | None = None) -> int:
+        """Compute the answers of the `newest` articles (by publication) for each option set, skipping
+        those still current, into the shared file, after forgetting other versions' answers.
+
+        Returns how many answers were computed.
+        """
+        if self.search.live.version.meta is None:  # no version yet: nothing to share
+            return 0
+        self.shared_options |= frozenset(option_sets)
+        self.cache.keep_only(self.version())
+        computed = 0
+        for article_id in self.search.store.newest_ids(newest):
+            for options in option_sets:
+                try:
+                    computed += self.answer(article_id, options)[1] == "computed"
+                except NotFound:  # deleted meanwhile
+                    pass
+            if computed >= WARM_CRASH_AFTER:
+                crash_points.reached("rebuild:warming")
+            if progress:
+                progress(1)
+        return computed
+
+    def shared_count(self) -> int:
+        """How many answers of the live version the shared file holds."""
+        return self.cache.count(self.version())

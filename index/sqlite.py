@@ -1,0 +1,71 @@
+"""The SQLite plumbing every file of a data folder shares: how a connection is opened, a transaction,
+and an `IN` list longer than SQLite lets one statement bind.
+
+The store, the embedding cache, the answer cache and the rate limiter each keep one connection,
+shared by threads under their own lock; these helpers take that lock, so none of them writes
+BEGIN/ROLLBACK/COMMIT by hand.
+"""
+from __future__ import annotations
+
+import sqlite3
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+# Parameters one statement binds at most: older SQLite builds stop at 999.
+CHUNK = 500
+MARKS = "{marks}"
+_MODES = ("DEFERRED", "IMMEDIATE", "EXCLUSIVE")
+
+
+def connect(path: Path, busy_timeout_ms: int = 30_000) -> sqlite3.Connection:
+    """Open a SQLite database for use from several threads (callers hold a lock) in WAL mode.
+
+    Args:
+        busy_timeout_ms: how long a statement waits for another process's write lock.
+    """
+    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+    return conn
+
+
+@contextmanager
+def transaction(
+    conn: sqlite3.Connection, lock: AbstractContextManager[Any], mode: str = "IMMEDIATE"
+) -> Iterator[sqlite3.Connection]:
+    """A transaction under `lock`, rolled back on any exception: IMMEDIATE to write, DEFERRED for a
+    consistent read of several statements."""
+    if mode not in _MODES:
+        raise ValueError(f"transaction mode must be one of {', '.join(_MODES)}, got {mode!r}")
+    with lock:
+        conn.execute(f"BEGIN {mode}")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        try:
+            conn.execute("COMMIT")
+        except BaseException:  # never leave the connection inside a transaction
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+
+def rows_in(conn: sqlite3.Connection, sql: str, values: Sequence[Any], chunk: int = CHUNK) -> Iterator[sqlite3.Row]:
+    """The rows of `sql` for every value, run over chunks of `values`.
+
+    `sql` holds `IN ({marks})` where a chunk's placeholders go; each of its IN lists gets the same
+    chunk, and a statement binds at most `chunk` parameters. The caller holds the connection's lock
+    while it reads the rows.
+    """
+    lists = sql.count(MARKS)
+    if not lists:
+        raise ValueError(f"sql must hold IN ({MARKS}), got {sql!r}")
+    values, step = list(values), max(1, chunk // lists)
+    for start in range(0, len(values), step):
+        part = values[start : start + step]
+        yield from conn.execute(sql.replace(MARKS, ",".join("?" * len(part))), part * lists)

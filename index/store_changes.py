@@ -1,0 +1,75 @@
+"""The store's change log, as functions over a connection inside the store's transactions.
+
+Every write appends the integer keys of the articles it touches: a vector change (stored, replaced
+or deleted, with the embedding it was stored with) or a display change (its story or pins only).
+A change to an article is also a display change of every article that pins it, since pins show it.
+"""
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Sequence
+
+from .sqlite import rows_in
+
+# The newest change ever logged: still right once older entries are forgotten (AUTOINCREMENT keeps
+# it in sqlite_sequence; max(seq) would go back once the log is emptied).
+LAST_SEQ = "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)"
+# A display change (vector 0) for every article that pins the article with this key.
+_LOG_PINNERS = (
+    "INSERT INTO changes (key, vector) SELECT a.key, 0 FROM articles pinned JOIN pins p ON p.pinned_id = pinned.id "
+    "JOIN articles a ON a.id = p.article_id WHERE pinned.key = ?"
+)
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What the change log holds after a position."""
+
+    seq: int  # the newest position read, to resume from
+    current: dict[int, str | None]  # keys stored, replaced or deleted: their embed_key now (None: deleted)
+    display_only: set[int]  # keys whose story or pins changed, and nothing else
+    stored_with: set[tuple[int, str]]  # (key, embed_key) of every store in between, the last one included
+
+
+def log_vector(conn: sqlite3.Connection, key: int, embed_key: str | None) -> None:
+    """Log a change of one article's vector (stored with `embed_key`; None: about to be deleted),
+    and a display change of the articles that pin it."""
+    conn.execute("INSERT INTO changes (key, vector, embed_key) VALUES (?, 1, ?)", (key, embed_key))
+    conn.execute(_LOG_PINNERS, (key,))
+
+
+def log_display(conn: sqlite3.Connection, keys: Sequence[int]) -> None:
+    """Log display changes of these articles and of the articles that pin them."""
+    conn.executemany("INSERT INTO changes (key, vector) VALUES (?, 0)", [(key,) for key in keys])
+    conn.executemany(_LOG_PINNERS, [(key,) for key in keys])
+
+
+def log_pins(conn: sqlite3.Connection, article_id: str) -> None:
+    """Log a display change of the article whose pins change (none when it is not stored)."""
+    conn.execute("INSERT INTO changes (key, vector) SELECT key, 0 FROM articles WHERE id = ?", (article_id,))
+
+
+def last_seq(conn: sqlite3.Connection) -> int:
+    """The sequence number of the newest change (0 for an empty log)."""
+    return conn.execute(LAST_SEQ).fetchone()[0]
+
+
+def read_since(conn: sqlite3.Connection, seq: int) -> Changes:
+    """The changes after `seq`; run it in one transaction, so that the articles read match the log."""
+    last = last_seq(conn)
+    rows = conn.execute("SELECT key, vector, embed_key FROM changes WHERE seq > ? AND seq <= ?", (seq, last)).fetchall()
+    flags: dict[int, int] = {}
+    for key, vector, _ in rows:
+        flags[key] = max(flags.get(key, 0), vector)
+    keys = [key for key, vector in flags.items() if vector]
+    current: dict[int, str | None] = dict.fromkeys(keys)
+    for row in rows_in(conn, "SELECT key, embed_key FROM articles WHERE key IN ({marks})", keys):
+        current[row["key"]] = row["embed_key"]
+    return Changes(last, current, {key for key, vector in flags.items() if not vector},
+                   {(key, ek) for key, vector, ek in rows if vector and ek is not None})
+
+
+def forget_before(conn: sqlite3.Connection, seq: int) -> None:
+    """Drop the entries up to `seq` (the sequence keeps counting from the newest)."""
+    conn.execute("DELETE FROM changes WHERE seq <= ?", (seq,))

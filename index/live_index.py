@@ -13,7 +13,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -82,6 +82,8 @@ class LiveIndex:
         self._rw = ReadWriteLock()
         self._load_lock = threading.Lock()
         self._catch_up_lock = threading.Lock()
+        # Told which article keys a catch-up changed (None: everything, a new version came in).
+        self.listeners: list[Callable[[set[int] | None], None]] = []
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -131,10 +133,11 @@ class LiveIndex:
         stamp = self._stamp_now()
         meta, index, seq = self._read_version()
         replayed = ChangeLog(seq)
-        index, seq = self._caught_up(index, seq, replayed, ReadWriteLock())
+        index, seq, _ = self._caught_up(index, seq, replayed, ReadWriteLock())
         version = Version(meta, replayed, from_blob(self.store.get_meta("common_shingles")))
         with self._catch_up_lock, self._rw.writing():
             self._index, self._seq, self.version, self._stamp, self.loaded = index, seq, version, stamp, True
+        self._tell(None)
         self.sync()
 
     def _read_version(self) -> tuple[snapshots.SnapshotMeta | None, VectorIndex | None, int]:
@@ -154,14 +157,19 @@ class LiveIndex:
         return meta, index, meta.seq
 
     def _catch_up(self) -> None:
-        index, seq = self._caught_up(self._index, self._seq, self.version.replayed, self._rw)
-        self._index, self._seq = index, seq
+        self._index, self._seq, touched = self._caught_up(self._index, self._seq, self.version.replayed, self._rw)
+        self._tell(touched)
+
+    def _tell(self, keys: set[int] | None) -> None:
+        for listener in self.listeners:
+            listener(keys)
 
     def _caught_up(self, index: VectorIndex | None, since: int, replayed: ChangeLog,
-                   rw: ReadWriteLock) -> tuple[VectorIndex | None, int]:
+                   rw: ReadWriteLock) -> tuple[VectorIndex | None, int, set[int]]:
         """Apply the store's changes after `since` to `index` (holding `rw` only to apply them) and
         record them in `replayed`: every vector a changed article had, which decides the answers
-        they make stale. Returns the index (created if needed) and the new position."""
+        they make stale. Returns the index (created if needed), the new position and the keys of
+        the articles that changed (their vector, story or pins)."""
         changes = self.store.changes_since(since)
         present = {key: ek for key, ek in changes.current.items() if ek is not None}
         vectors = self.vectors_for(present)
@@ -180,7 +188,7 @@ class LiveIndex:
             shown = [(key, index.vector(key) if index is not None else None) for key in changes.display_only]
         rows = old + [(key, between.get(ek)) for key, ek in changes.stored_with] + shown
         replayed.add(changes.seq, [key for key, _ in rows], [vector for _, vector in rows])
-        return index, changes.seq
+        return index, changes.seq, set(changes.current) | changes.display_only
 
     def index_of(self, rows: list[StoredArticle]) -> VectorIndex | None:
         """An index of stored articles, from cached vectors (re-embedding any the cache lost)."""

@@ -3,11 +3,13 @@ one item per story, diversity, then the items as clients see them."""
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from .answers import LruCache
 from .article import Article
 from .errors import EngineError
 from .live_index import LiveIndex
@@ -22,6 +24,7 @@ from .text import lead, primary_subtag
 
 WHY_LEAD_WORDS = 60
 NEIGHBOUR_BODY_CHARS = 1500  # a lead is all a neighbour needs of its body (for the why)
+CANDIDATE_ROWS = 20_000  # candidates kept in memory per process (about 5 KB each)
 
 
 @dataclass(frozen=True)
@@ -65,11 +68,50 @@ class Query:
     text: str  # headline and lead, for the shared terms
 
 
+class CandidateRows:
+    """What a candidate needs of a stored article (its metadata, a lead, its fingerprint without the
+    version's boilerplate), by key, kept between requests: the store is read once per article, not
+    once per request. The live index forgets an entry when the change log says its article changed."""
+
+    def __init__(self, size: int) -> None:
+        self._rows = LruCache(size)
+        self._generation = 0  # bumped by every forget: a row read before one is not kept after it
+        self._lock = threading.Lock()
+
+    def get_many(self, keys: Sequence[int], read: Callable[[list[int]], dict[int, Candidate]]) -> dict[int, Candidate]:
+        found = {key: row for key in keys if (row := self._rows.get(key)) is not None}
+        missing = [key for key in keys if key not in found]
+        if missing:
+            with self._lock:
+                generation = self._generation
+            fresh = read(missing)
+            with self._lock:
+                if generation == self._generation:
+                    for key, row in fresh.items():
+                        self._rows.put(key, row)
+            found.update(fresh)
+        return found
+
+    def forget(self, keys: set[int] | None) -> None:
+        """Forget these articles (None: all of them, a new version has other boilerplate)."""
+        with self._lock:
+            self._generation += 1
+            self._rows.discard_if(lambda key: keys is None or key in keys)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    stored: StoredArticle  # with only a lead of its body
+    cleaned: Fingerprint  # without the version's boilerplate shingles
+
+
 class SimilarSearch:
     """Similar stories and duplicates of a query, over the live index and the store."""
 
-    def __init__(self, live: LiveIndex, store: Store, related_floor: float) -> None:
+    def __init__(self, live: LiveIndex, store: Store, related_floor: float, cached_rows: int = CANDIDATE_ROWS) -> None:
         self.live, self.store, self.related_floor = live, store, related_floor
+        self.rows = CandidateRows(cached_rows)
+        live.listeners.append(self.rows.forget)
 
     def vector_of(self, stored: StoredArticle) -> np.ndarray:
         """An article's vector: the index's, else the cache's (stored, not yet replayed here)."""
@@ -91,12 +133,16 @@ class SimilarSearch:
     def neighbours(self, fp: Fingerprint, vector: np.ndarray, depth: int, exclude_key: int | None) -> list[Neighbour]:
         """The `depth` nearest stored articles (best first) with their relation to the query."""
         hits = [h for h in self.live.search(vector, depth + 1) if h[0] != exclude_key][:depth]
-        found = self.store.get_by_keys([key for key, _ in hits], body_chars=NEIGHBOUR_BODY_CHARS)
+        found = self.rows.get_many([key for key, _ in hits], self._read_candidates)
+        query = without_common(fp, self.live.version.common)
+        return [Neighbour(found[key].stored, relate(query, found[key].cleaned, score, floor=self.related_floor))
+                for key, score in hits if key in found]
+
+    def _read_candidates(self, keys: list[int]) -> dict[int, Candidate]:
         common = self.live.version.common
-        query = without_common(fp, common)
-        return [Neighbour(found[key], relate(query, without_common(found[key].fingerprint, common), score,
-                                             floor=self.related_floor))
-                for key, score in hits if key in found and found[key].fingerprint is not None]
+        return {key: Candidate(s, without_common(s.fingerprint, common))
+                for key, s in self.store.get_by_keys(keys, body_chars=NEIGHBOUR_BODY_CHARS).items()
+                if s.fingerprint is not None}
 
     def pinned(self, query: Query) -> list[Neighbour]:
         """The editor's pins of the query article that still exist, in the editor's order."""

@@ -125,7 +125,7 @@ class SentenceTransformerEmbedder:
 
 def related_floor_of(name: str) -> float:
     """The related floor an embedder brings, known without loading its model."""
-    return E5Embedder.related_floor if name == DEFAULT_MODEL else UNCALIBRATED
+    return E5Embedder.related_floor if name == DEFAULT_MODEL else SentenceTransformerEmbedder.related_floor
 
 
 def create_embedder(name: str) -> Embedder:

@@ -6,6 +6,7 @@ sample, so that a fresh cache can be seeded with them instead of embedding that 
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 import threading
 from pathlib import Path
 from typing import Sequence
@@ -16,8 +17,13 @@ from .sqlite import connect, rows_in, transaction
 
 
 def embed_key(model: str, text: str) -> str:
-    """The cache key of one text under one model."""
-    return hashlib.sha256(f"{model}\x00{text}".encode("utf-8")).hexdigest()
+    """The cache key of one text under one model.
+
+    A text that NFKC changes is keyed apart: the embedder reads it normalised (see `Embedder.fit`)
+    since hardening, and a vector cached before then was made from the text as written.
+    """
+    salt = "" if unicodedata.is_normalized("NFKC", text) else "\x00nfkc"
+    return hashlib.sha256(f"{model}\x00{text}{salt}".encode("utf-8")).hexdigest()
 
 
 def write_vectors_file(path: Path, model: str, keys: Sequence[str], vectors: np.ndarray) -> None:

@@ -70,11 +70,12 @@ class Engine:
         # Every writer holds this lock shared while storing and linking (see `Writer.writing`).
         self.writer = Writer(self.store, self.embedding, self.search, self.data_dir / ".writers.lock")
         self.rebuilder = Rebuilder(self.index_root, self.store, self.embedding, keep_versions)
+        self._on_answer: Callable[[str], None] | None = None
 
     def observe(self, on_embed: Callable[[int, float], None] | None = None,
                 on_answer: Callable[[str], None] | None = None) -> None:
         """Hooks for metrics: (texts, seconds) of each embedding; where each similar answer came from."""
-        self.embedding.on_embed, self.answers.on_answer = on_embed, on_answer
+        self.embedding.on_embed, self._on_answer = on_embed, on_answer
 
     def share_answers(self, option_sets: Sequence[SimilarOptions]) -> None:
         """The option sets whose answers go to the file every process shares (pages ask for these)."""
@@ -121,7 +122,7 @@ class Engine:
         return self.rebuilder.last()
 
     def health(self) -> dict[str, Any]:
-        self.live.sync(wait=False)
+        self.live.sync()
         meta = self.live.version.meta
         return {"articles": self.store.count(), "indexed": len(self.live), "model": self.model,
                 "index_version": meta.version if meta else None, "index_built_at": meta.built_at if meta else None,
@@ -169,12 +170,15 @@ class Engine:
 
     def answer(self, article_id: str, options: SimilarOptions) -> tuple[dict[str, Any], str]:
         """The similar answer and where it came from: "memory", "shared" (file) or "computed"."""
-        self.live.sync(wait=False)
-        return self.answers.answer(article_id, options)
+        self.live.sync()
+        body, source = self.answers.answer(article_id, options)
+        if self._on_answer:  # requests only: answers a rebuild warms are not counted
+            self._on_answer(source)
+        return body, source
 
     def fresh_answer(self, article_id: str, options: SimilarOptions) -> dict[str, Any]:
         """The similar answer computed now, past every cache."""
-        self.live.sync(wait=False)
+        self.live.sync()
         return self.answers.compute(self.get(article_id), options)[0]
 
     def warm(self, option_sets: Sequence[SimilarOptions], newest: int, progress: Progress | None = None) -> int:
@@ -186,7 +190,7 @@ class Engine:
                         **overrides: Any) -> dict[str, Any]:
         """The stored articles most similar to a text that is not stored (an editor's draft)."""
         options = options_from(overrides, options or SimilarOptions(), {})
-        self.live.sync(wait=False)
+        self.live.sync()
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         query = Query(fingerprint(headline, body), self.embedding.embed_article(headline, body), None, None, None,
                       None, now, f"{headline}\n{lead(body, WHY_LEAD_WORDS)}")
@@ -194,24 +198,24 @@ class Engine:
 
     def neighbours(self, article_id: str, depth: int) -> list[Neighbour]:
         """The `depth` nearest stored articles to a stored one, with their relation to it."""
-        self.live.sync(wait=False)
+        self.live.sync()
         stored = self.get(article_id)
         return self.search.neighbours(stored.fingerprint, self.search.vector_of(stored), depth, stored.key)
 
     def vector(self, article_id: str) -> np.ndarray:
-        self.live.sync(wait=False)
+        self.live.sync()
         return self.search.vector_of(self.get(article_id))
 
     def duplicates(self, article_id: str) -> dict[str, Any]:
         """Stored duplicates and near-duplicates of a stored article (its story and its neighbours)."""
-        self.live.sync(wait=False)
+        self.live.sync()
         stored = self.get(article_id)
         return {"article": {"id": stored.article.id, "headline": stored.article.headline, "story_id": stored.story_id},
                 "items": self.search.duplicates(stored, DUPLICATE_CANDIDATES)}
 
     def duplicates_of_text(self, headline: str, body: str = "") -> dict[str, Any]:
         """Has this draft already run? Its stored duplicates and near-duplicates."""
-        self.live.sync(wait=False)
+        self.live.sync()
         vector = self.embedding.embed_article(headline, body)
         found = self.search.neighbours(fingerprint(headline, body), vector, DUPLICATE_CANDIDATES, None)
         return {"article": {"id": None, "headline": headline}, "items": duplicate_items(found)}

@@ -22,23 +22,24 @@ from .answers import ChangeLog
 from .embedding import CachedEmbedder
 from .errors import IndexCorrupt, ModelMismatch
 from .overlap import from_blob
-from .backends import Store
+from .backends import Store, VectorSearch, vector_index
 from .store import StoredArticle
-from .vectors import VectorIndex, new_index
 
 log = logging.getLogger(__name__)
 
 
 class ReadWriteLock:
-    """Many readers at once, or one writer."""
+    """Many readers at once, or one writer; a waiting writer goes before readers that come later."""
 
     def __init__(self) -> None:
         self._readers = 0
+        self._writers = 0  # waiting or writing
         self._cond = threading.Condition()
 
     @contextmanager
     def reading(self) -> Iterator[None]:
         with self._cond:
+            self._cond.wait_for(lambda: not self._writers)
             self._readers += 1
         try:
             yield
@@ -51,8 +52,13 @@ class ReadWriteLock:
     @contextmanager
     def writing(self) -> Iterator[None]:
         with self._cond:
-            self._cond.wait_for(lambda: not self._readers)
-            yield
+            self._writers += 1
+            try:
+                self._cond.wait_for(lambda: not self._readers)
+                yield
+            finally:
+                self._writers -= 1
+                self._cond.notify_all()
 
 
 @dataclass(frozen=True)
@@ -74,7 +80,7 @@ class LiveIndex:
 
     def __init__(self, root: Path, store: Store, embedder: CachedEmbedder) -> None:
         self.root, self.store, self.embedder = root, store, embedder
-        self._index: VectorIndex | None = None
+        self._index: VectorSearch | None = None
         self._seq = 0
         self.version = Version(None, ChangeLog(0), from_blob(store.get_meta("common_shingles")))
         self._stamp: tuple[int, int] | None = None
@@ -111,23 +117,32 @@ class LiveIndex:
 
     # -- following the store and the versions on disk ---------------------------------------------
 
-    def sync(self, wait: bool = True) -> None:
-        """Catch up: a newer version on disk, then newer changes in the store. With `wait=False` a
-        thread that finds another one catching up answers from what is loaded instead of waiting."""
+    def sync(self) -> None:
+        """Catch up: a newer version on disk, then every change the store held when this was called.
+
+        While one thread loads a new version the others answer from the current one. A thread that
+        finds another catching up waits for it (for its reading only: searches go on meanwhile), since
+        that one may have read the change log before the write this request must see.
+        """
         if not self.loaded or self._stamp_now() != self._stamp:
             if self._load_lock.acquire(blocking=not self.loaded):
                 try:
                     if not self.loaded or self._stamp_now() != self._stamp:
-                        self.load()
+                        self._load()
                 finally:
                     self._load_lock.release()
-        if self.store.last_change() != self._seq and self._catch_up_lock.acquire(blocking=wait):
-            try:
-                self._catch_up()
-            finally:
-                self._catch_up_lock.release()
+        last = self.store.last_change()
+        if self._seq < last:
+            with self._catch_up_lock:
+                if self._seq < last:
+                    self._catch_up()
 
     def load(self) -> None:
+        """Load the live version now (a server does before taking traffic)."""
+        with self._load_lock:
+            self._load()
+
+    def _load(self) -> None:
         """Load the live version, catch it up with the store, then swap it in. A damaged version
         falls back to an older one, or to an index built from the store."""
         stamp = self._stamp_now()
@@ -135,12 +150,14 @@ class LiveIndex:
         replayed = ChangeLog(seq)
         index, seq, _ = self._caught_up(index, seq, replayed, ReadWriteLock())
         version = Version(meta, replayed, from_blob(self.store.get_meta("common_shingles")))
-        with self._catch_up_lock, self._rw.writing():
-            self._index, self._seq, self.version, self._stamp, self.loaded = index, seq, version, stamp, True
+        with self._catch_up_lock:
+            # What the old index took in meanwhile goes into the new one before anyone can see it.
+            index, seq, _ = self._caught_up(index, seq, replayed, ReadWriteLock())
+            with self._rw.writing():
+                self._index, self._seq, self.version, self._stamp, self.loaded = index, seq, version, stamp, True
         self._tell(None)
-        self.sync()
 
-    def _read_version(self) -> tuple[snapshots.SnapshotMeta | None, VectorIndex | None, int]:
+    def _read_version(self) -> tuple[snapshots.SnapshotMeta | None, VectorSearch | None, int]:
         try:
             loaded = snapshots.load_live(self.root)
         except IndexCorrupt as exc:
@@ -164,8 +181,8 @@ class LiveIndex:
         for listener in self.listeners:
             listener(keys)
 
-    def _caught_up(self, index: VectorIndex | None, since: int, replayed: ChangeLog,
-                   rw: ReadWriteLock) -> tuple[VectorIndex | None, int, set[int]]:
+    def _caught_up(self, index: VectorSearch | None, since: int, replayed: ChangeLog,
+                   rw: ReadWriteLock) -> tuple[VectorSearch | None, int, set[int]]:
         """Apply the store's changes after `since` to `index` (holding `rw` only to apply them) and
         record them in `replayed`: every vector a changed article had, which decides the answers
         they make stale. Returns the index (created if needed), the new position and the keys of
@@ -181,7 +198,7 @@ class LiveIndex:
         with rw.writing():
             old = [(key, index.vector(key) if index is not None else None) for key in changes.current]
             if vectors is not None:
-                index = index if index is not None else VectorIndex(vectors.shape[1])
+                index = index if index is not None else vector_index(vectors.shape[1])
                 index.upsert(list(present), vectors)
             if index is not None:
                 index.remove([key for key, ek in changes.current.items() if ek is None])
@@ -190,12 +207,12 @@ class LiveIndex:
         replayed.add(changes.seq, [key for key, _ in rows], [vector for _, vector in rows])
         return index, changes.seq, set(changes.current) | changes.display_only
 
-    def index_of(self, rows: list[StoredArticle]) -> VectorIndex | None:
+    def index_of(self, rows: list[StoredArticle]) -> VectorSearch | None:
         """An index of stored articles, from cached vectors (re-embedding any the cache lost)."""
         vectors = self.vectors_for({s.key: s.embed_key for s in rows})
         if vectors is None:
             return None
-        index = new_index(vectors.shape[1], vectors)
+        index = vector_index(vectors.shape[1], vectors)
         index.upsert([s.key for s in rows], vectors)
         return index
 

@@ -16,10 +16,9 @@ from .embedding import CachedEmbedder
 from .errors import EngineError, RebuildBusy
 from .overlap import common_shingles, to_blob
 from .relations import DUPLICATES, fingerprint, relate, without_common
-from .backends import Store
+from .backends import Store, VectorSearch, vector_index
 from .store import StoredArticle
 from .stories import connected_groups, first_published
-from .vectors import VectorIndex, new_index
 
 Progress = Callable[[int], None]
 # A rebuild reports each stage it enters, with its size, and gets back what to call as work is done.
@@ -93,7 +92,7 @@ class Rebuilder:
         crash_points.reached("rebuild:embedded")
         dim = self.embedder.embedder.dim
         matrix = embedded.matrix() if rows else np.empty((0, dim), dtype=np.float32)
-        index = new_index(dim, matrix) if rows else VectorIndex(dim)
+        index = vector_index(dim, matrix)
         index.upsert([s.key for s in rows], matrix)
         self_check(index, rows, matrix)
         self.store.set_embed_keys([(s.key, k) for s, k in zip(rows, embedded.keys) if s.embed_key != k])
@@ -119,7 +118,7 @@ class Rebuilder:
         return [replace(s, fingerprint=computed[s.key]) if s.key in computed else s for s in rows]
 
 
-def stories(index: VectorIndex, rows: list[StoredArticle], common: np.ndarray, progress: Progress) -> list[str]:
+def stories(index: VectorSearch, rows: list[StoredArticle], common: np.ndarray, progress: Progress) -> list[str]:
     """Story ids for all rows: groups of articles linked by text reuse among their nearest neighbours."""
     if not rows:
         return []
@@ -141,7 +140,7 @@ def stories(index: VectorIndex, rows: list[StoredArticle], common: np.ndarray, p
     return [name[root] for root in roots]
 
 
-def self_check(index: VectorIndex, rows: list[StoredArticle], vectors: np.ndarray) -> None:
+def self_check(index: VectorSearch, rows: list[StoredArticle], vectors: np.ndarray) -> None:
     """A sample of articles, searched with their own vectors, must find themselves first (ties with
     exact copies allowed): an approximate index that misses them, or keys mixed up, fail here."""
     if len(index) != len(rows):

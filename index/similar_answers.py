@@ -15,6 +15,7 @@ Progress = Callable[[int], None]
 # Part of the key of every cached answer: bump it when what an answer holds, or how it is ranked,
 # changes, so that answers filed by the code before are not served by the code after.
 ANSWERS_FORMAT = 3
+WARM_SYNC_EVERY = 100  # articles warmed between two catch-ups with the change log
 WARM_CRASH_AFTER = 10  # answers warmed before the crash point "rebuild:warming" (tests)
 
 
@@ -25,7 +26,6 @@ class SimilarAnswers:
         self.cache, self.search = cache, search
         # Option sets whose answers go to the file all processes share (the others stay in memory).
         self.shared_options: frozenset[SimilarOptions] = frozenset({SimilarOptions()})
-        self.on_answer: Callable[[str], None] | None = None  # where an answer came from: for metrics
 
     def version(self) -> str:
         """What answers are filed under: the index version, the floor and the answer format ("memory"
@@ -33,28 +33,23 @@ class SimilarAnswers:
         name = self.search.live.version.name
         return f"{name}@{self.search.related_floor:g}#{ANSWERS_FORMAT}" if name else "memory"
 
-    def answer(self, stored_or_id: str, options: SimilarOptions) -> tuple[dict[str, Any], str]:
+    def answer(self, article_id: str, options: SimilarOptions) -> tuple[dict[str, Any], str]:
         """The answer for a stored article, and where it came from: "memory" (this process's),
         "shared" (the file every process shares) or "computed"."""
         live = self.search.live
         version, seq, replayed = self.version(), live.seq, live.version.replayed
         filed = options_key(options)
         shared = live.version.meta is not None and options in self.shared_options
-        cached, source = self.cache.get(version, stored_or_id, filed, shared)
+        cached, source = self.cache.get(version, article_id, filed, shared)
         if cached is not None and replayed.still_current(cached, live.vector(cached.key)):
-            return self._served(cached.body, source)
-        stored = self.search.store.get(stored_or_id)
+            return cached.body, source
+        stored = self.search.store.get(article_id)
         if stored is None:
-            raise NotFound(f"no article with id {stored_or_id!r}", "id")
+            raise NotFound(f"no article with id {article_id!r}", "id")
         body, threshold = self.compute(stored, options)
         if self.version() == version:  # no new version came in meanwhile: file it
-            self.cache.put(version, stored_or_id, filed, Answer(body, stored.key, threshold, seq), shared)
-        return self._served(body, "computed")
-
-    def _served(self, body: dict[str, Any], source: str) -> tuple[dict[str, Any], str]:
-        if self.on_answer:
-            self.on_answer(source)
-        return body, source
+            self.cache.put(version, article_id, filed, Answer(body, stored.key, threshold, seq), shared)
+        return body, "computed"
 
     def compute(self, stored: StoredArticle, options: SimilarOptions) -> tuple[dict[str, Any], float]:
         """The answer computed now, past every cache, and its threshold (see `answers`)."""
@@ -74,7 +69,9 @@ class SimilarAnswers:
         self.shared_options |= frozenset(option_sets)
         self.cache.keep_only(self.version())
         computed = 0
-        for article_id in self.search.store.newest_ids(newest):
+        for done, article_id in enumerate(self.search.store.newest_ids(newest)):
+            if done % WARM_SYNC_EVERY == 0:  # file answers at a recent position: they stay current longer
+                self.search.live.sync()
             for options in option_sets:
                 try:
                     computed += self.answer(article_id, options)[1] == "computed"

@@ -22,7 +22,7 @@ from .sqlite import connect, rows_in, transaction
 from .store_changes import Changes
 from .store_schema import COLUMNS, StoredArticle, to_stored
 
-__all__ = ["ArticleStore", "Changes", "StoredArticle", "connect"]  # connect: for modules that import it from here
+__all__ = ["ArticleStore", "Changes", "StoredArticle"]
 
 
 class ArticleStore:

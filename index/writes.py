@@ -60,6 +60,7 @@ class Writer:
             crash_points.reached("ingest:stored")
             self.search.live.sync()
             self.link_stories([a.id for a in unique])
+        self.repair_links()  # a dead writer's articles, if no other writer is at work now
         return [a.id for a in unique]
 
     def link_stories(self, article_ids: Sequence[str]) -> None:

@@ -9,11 +9,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .embedders import Embedder, create_embedder
+from .embedders import Embedder, Progress, create_embedder
 from .embedding_cache import EmbeddingCache, embed_key
 from .text import embedding_text
-
-Progress = Callable[[int], None]
 
 
 @dataclass(frozen=True)

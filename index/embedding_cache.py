@@ -6,8 +6,8 @@ sample, so that a fresh cache can be seeded with them instead of embedding that 
 from __future__ import annotations
 
 import hashlib
-import unicodedata
 import threading
+import unicodedata
 from pathlib import Path
 from typing import Sequence
 

@@ -19,7 +19,8 @@ import numpy as np
 
 from .answers import AnswerCache
 from .article import Article
-from .embedders import DEFAULT_MODEL, Embedder, related_floor_of
+from .backends import open_store
+from .embedders import DEFAULT_MODEL, Embedder, Progress, related_floor_of
 from .embedding import CachedEmbedder
 from .embedding_cache import EmbeddingCache
 from .live_index import LiveIndex
@@ -28,7 +29,6 @@ from .query import WHY_LEAD_WORDS, Neighbour, Query, SimilarSearch, duplicate_it
 from .rebuild import Rebuilder, RebuildSummary, Stages, no_stages
 from .relations import fingerprint, relate
 from .similar_answers import SimilarAnswers
-from .backends import open_store
 from .store import StoredArticle
 from .text import DEFAULT_LEAD_WORDS, lead
 from .writes import Writer
@@ -37,7 +37,6 @@ __all__ = ["Engine", "RebuildSummary", "public_fields"]
 
 ANSWER_CACHE_SIZE = 2048  # GET similar answers kept in memory per process (the shared file keeps more)
 DUPLICATE_CANDIDATES = 50  # nearest neighbours checked for text reuse (never all pairs)
-Progress = Callable[[int], None]
 
 
 class Engine:

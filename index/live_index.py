@@ -19,10 +19,10 @@ import numpy as np
 
 from . import snapshots
 from .answers import ChangeLog
+from .backends import Store, VectorSearch, vector_index
 from .embedding import CachedEmbedder
 from .errors import IndexCorrupt, ModelMismatch
 from .overlap import from_blob
-from .backends import Store, VectorSearch, vector_index
 from .store import StoredArticle
 
 log = logging.getLogger(__name__)

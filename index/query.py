@@ -11,14 +11,14 @@ import numpy as np
 
 from .answers import LruCache
 from .article import Article
+from .backends import Store
 from .errors import EngineError
 from .live_index import LiveIndex
 from .options import SimilarOptions
 from .ranking import days_between, mmr, recency_factor
 from .relations import DUPLICATES, Fingerprint, Relation, relate, without_common
-from .stories import collapse
-from .backends import Store
 from .store import StoredArticle
+from .stories import collapse
 from .terms import shared_terms
 from .text import lead, primary_subtag
 

@@ -12,15 +12,15 @@ from typing import Callable
 import numpy as np
 
 from . import crash_points, snapshots
+from .backends import Store, VectorSearch, vector_index
+from .embedders import Progress
 from .embedding import CachedEmbedder
 from .errors import EngineError, RebuildBusy
 from .overlap import common_shingles, to_blob
 from .relations import DUPLICATES, fingerprint, relate, without_common
-from .backends import Store, VectorSearch, vector_index
 from .store import StoredArticle
 from .stories import connected_groups, first_published
 
-Progress = Callable[[int], None]
 # A rebuild reports each stage it enters, with its size, and gets back what to call as work is done.
 Stages = Callable[[str, int], Progress]
 SELF_CHECK_SAMPLE = 20

@@ -2,16 +2,16 @@
 computed and filed; a rebuild computes those pages will ask for ahead (`warm`)."""
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from . import crash_points
 from .answers import Answer, AnswerCache
+from .embedders import Progress
 from .errors import NotFound
 from .options import SimilarOptions, options_key
 from .query import SimilarSearch
 from .store import StoredArticle
 
-Progress = Callable[[int], None]
 # Part of the key of every cached answer: bump it when what an answer holds, or how it is ranked,
 # changes, so that answers filed by the code before are not served by the code after.
 ANSWERS_FORMAT = 3

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from contextlib import AbstractContextManager
 from datetime import datetime, timezone
 from pathlib import Path
-from contextlib import AbstractContextManager
 from typing import Any, Sequence
 
 from . import store_changes, store_schema

@@ -7,22 +7,22 @@ import logging
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 from . import crash_points
 from .article import Article, valid_id
+from .backends import Store
+from .embedders import Progress
 from .embedding import CachedEmbedder
 from .errors import InvalidInput, NotFound
 from .query import SimilarSearch
 from .relations import DUPLICATES, fingerprint
-from .backends import Store
 from .store import StoredArticle
 from .stories import first_published
 from .text import detect_language
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int], None]
 MAX_PINS = 20
 STORY_CANDIDATES = 20  # nearest neighbours checked for text reuse when an article is stored
 

@@ -128,10 +128,16 @@ def related_floor_of(name: str) -> float:
     return E5Embedder.related_floor if name == DEFAULT_MODEL else SentenceTransformerEmbedder.related_floor
 
 
+def check_model_name(name: str) -> None:
+    """ValueError unless `name` is `e5-small-q4` or `sentence-transformers:<name or path>`."""
+    if name != DEFAULT_MODEL and not (name.startswith(SENTENCE_TRANSFORMERS_PREFIX)
+                                      and len(name) > len(SENTENCE_TRANSFORMERS_PREFIX)):
+        raise ValueError(f"Unknown embedder: {name!r}; use {DEFAULT_MODEL!r} or 'sentence-transformers:<name or path>'")
+
+
 def create_embedder(name: str) -> Embedder:
     """Build the embedder a model name stands for: `e5-small-q4` or `sentence-transformers:<name or path>`."""
+    check_model_name(name)
     if name == DEFAULT_MODEL:
         return E5Embedder()
-    if name.startswith(SENTENCE_TRANSFORMERS_PREFIX) and len(name) > len(SENTENCE_TRANSFORMERS_PREFIX):
-        return SentenceTransformerEmbedder(name[len(SENTENCE_TRANSFORMERS_PREFIX) :])
-    raise ValueError(f"Unknown embedder: {name!r}; use {DEFAULT_MODEL!r} or 'sentence-transformers:<name or path>'")
+    return SentenceTransformerEmbedder(name[len(SENTENCE_TRANSFORMERS_PREFIX) :])

@@ -9,7 +9,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .embedders import Embedder, Progress, create_embedder
+from .embedders import Embedder, Progress, check_model_name, create_embedder
 from .embedding_cache import EmbeddingCache, embed_key
 from .text import embedding_text
 
@@ -40,6 +40,7 @@ class CachedEmbedder:
     def __init__(self, model: str, cache: EmbeddingCache, lead_words: int, embedder: Embedder | None = None) -> None:
         if lead_words < 0:
             raise ValueError("lead_words must be >= 0")
+        check_model_name(model)  # a misspelt model fails here, not at its first text
         if embedder is not None and embedder.name != model:
             raise ValueError(f"embedder {embedder.name!r} does not match model {model!r}")
         self.model, self.cache, self.lead_words = model, cache, lead_words

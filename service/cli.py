@@ -16,6 +16,7 @@ from index.engine import Engine
 from index.errors import EngineError, InvalidInput
 
 from .progress import StageProgress, progress
+from .security import warn_about_writes
 
 BATCH = 64
 MAX_REPORTED = 50
@@ -125,6 +126,7 @@ def serve_command(host: str | None, port: int | None) -> None:
     try:
         engine().load()
         engine().repair_links()
+        warn_about_writes(current_app)
     except EngineError as exc:
         raise click.ClickException(exc.message)
     host = host or app.config["HOST"]

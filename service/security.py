@@ -171,6 +171,10 @@ def init_app(app: Flask, data_dir: Path) -> None:
     proxies = int(app.config["TRUSTED_PROXIES"])
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
+
+
+def warn_about_writes(app: Flask) -> None:
+    """Say at a server's start who may write through it (the commands write directly, not through it)."""
     if not app.extensions["api_keys"]:
-        log.warning("no API key configured (API_KEYS / API_KEYS_FILE): writes are %s",
+        log.warning("no API key configured (API_KEYS / API_KEYS_FILE): writes over HTTP are %s",
                     "accepted from this machine only (ALLOW_LOCAL_WRITES)" if app.config["ALLOW_LOCAL_WRITES"] else "refused")

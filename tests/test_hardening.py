@@ -21,7 +21,7 @@ from index.errors import InvalidInput, RebuildBusy
 from index.vectors import VectorIndex
 from service import create_app
 
-from .conftest import ROOT, make_engine
+from .conftest import ROOT, clean_environ, make_engine
 from .test_production import post
 from .test_server import running_server
 
@@ -368,3 +368,11 @@ def test_a_failure_to_read_a_vector_is_not_taken_for_a_missing_one():
     flat = VectorIndex(8)
     flat.upsert([1], vectors[:1])
     assert flat.vector(2) is None  # a key with no vector is simply absent
+
+
+def test_a_misspelt_model_is_a_configuration_error_at_start(tmp_path):
+    env = {**clean_environ(), "DATA_DIR": str(tmp_path / "data"), "EMBEDDING_MODEL": "e5-smal"}
+    done = subprocess.run([sys.executable, "-m", "service", "rebuild"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 1 and "configuration error: Unknown embedder: 'e5-smal'" in done.stderr
+    assert "Traceback" not in done.stderr

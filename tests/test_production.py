@@ -13,7 +13,7 @@ from service import create_app
 from service.config import DEFAULTS
 from service.observability import JsonFormatter
 from service.openapi import SPEC, spec_for
-from service.security import RateLimiter, parse_rate
+from service.security import RateLimiter, parse_rate, warn_about_writes
 
 from .conftest import ROOT
 
@@ -68,10 +68,10 @@ def test_local_writes_are_from_this_machine_only_never_through_a_proxy(client, f
 
 def test_start_up_says_whether_writes_are_refused(engine, caplog):
     with caplog.at_level(logging.WARNING):
-        create_app({"TESTING": True}, engine=engine)
-        create_app({"TESTING": True, "ALLOW_LOCAL_WRITES": 1}, engine=engine)
+        warn_about_writes(create_app({"TESTING": True}, engine=engine))
+        warn_about_writes(create_app({"TESTING": True, "ALLOW_LOCAL_WRITES": 1}, engine=engine))
     messages = [r.getMessage() for r in caplog.records]
-    assert any(m.endswith("writes are refused") for m in messages)
+    assert any(m.endswith("writes over HTTP are refused") for m in messages)
     assert any("accepted from this machine only" in m for m in messages)
 
 

@@ -13,7 +13,9 @@ The data folder is built beforehand, e.g. by `bench/dedup_eval.py --keep DIR`; `
 rebuild` on it computes the answers of the newest WARM_ARTICLES articles ahead of requests
 (`--no-warm` does not, for the cost of first-time answers).
 
-    python bench/load.py --data DIR [--workers 2] [--clients 8] [--seconds 30]
+    python bench/load.py --data DIR [--workers 2] [--clients 8] [--seconds 30] [--k 10]
+
+`--k 6` asks for a block size no rebuild warms, so GET similar answers are computed at the request.
 """
 from __future__ import annotations
 
@@ -120,6 +122,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="an indexed data folder")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--k", type=int, default=10, help="block size asked for (the pages' is 10, warmed)")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=30)
     args = parser.parse_args()
@@ -151,7 +154,7 @@ def main() -> None:
               f"index: {health['indexed']} articles ({health['index_type']}), model {health['model']}")
 
         def similar_to(article_id: str) -> tuple:
-            return ("similar", "GET", f"/v1/articles/{quote(article_id, safe='')}/similar?k=10", None)
+            return ("similar", "GET", f"/v1/articles/{quote(article_id, safe='')}/similar?k={args.k}", None)
 
         popular = lambda rng: similar_to(rng.choices(ids, cum_weights=cumulative)[0])
         uniform = lambda rng: similar_to(rng.choice(ids))

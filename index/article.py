@@ -143,29 +143,29 @@ def validate_article(data: Any, prefix: str = "") -> Article:
     article_id = _string(data, "id", prefix, max_len=MAX_ID, required=True)
     if not valid_id(article_id):
         raise InvalidInput(f"'{prefix}id' must be {ID_RULE}", prefix + "id")
-    headline = _headline(data, prefix)
-    body = _string(data, "body", prefix, max_len=MAX_BODY) or ""
-    url = _url(data, prefix)
-    source = _string(data, "source", prefix, max_len=MAX_NAME) or None  # nothing left once cleaned: none
-    section = _string(data, "section", prefix, max_len=MAX_NAME) or None
+    return Article(
+        id=article_id,
+        headline=_headline(data, prefix).strip(),
+        body=(_string(data, "body", prefix, max_len=MAX_BODY) or "").strip(),
+        url=_url(data, prefix),
+        source=_string(data, "source", prefix, max_len=MAX_NAME) or None,  # nothing left once cleaned: none
+        section=_string(data, "section", prefix, max_len=MAX_NAME) or None,  # (checked in this order)
+        language=_language(data, prefix),
+        published_at=_published(data, prefix),
+        tags=_tags(data.get("tags"), prefix),
+    )
+
+
+def _language(data: dict, prefix: str) -> str | None:
     language = _string(data, "language", prefix, max_len=35)
     if language is not None and not _LANGUAGE.match(language):
         raise InvalidInput(f"'{prefix}language' must be a language tag such as 'ar' or 'en-GB'", prefix + "language")
+    return language
+
+
+def _published(data: dict, prefix: str) -> str | None:
     published = _string(data, "published_at", prefix, max_len=64)
-    if published is not None:
-        published = format_timestamp(parse_timestamp(published, prefix + "published_at"))
-    tags = _tags(data.get("tags"), prefix)
-    return Article(
-        id=article_id,
-        headline=headline.strip(),
-        body=body.strip(),
-        url=url,
-        source=source,
-        published_at=published,
-        language=language,
-        section=section,
-        tags=tags,
-    )
+    return format_timestamp(parse_timestamp(published, prefix + "published_at")) if published is not None else None
 
 
 def _url(data: dict, prefix: str) -> str | None:

@@ -64,19 +64,21 @@ class E5Embedder:
         ligature such as U+FDFA (3 bytes, 4 tokens) overruns them; and it would average 512-token
         windows over a long text, about a second each."""
         text = unicodedata.normalize("NFKC", text[:MAX_TEXT_CHARS])
-        if len(text.encode("utf-8")) <= self.short_bytes or self.tokens(text) <= self.max_tokens:
+        if len(text.encode("utf-8")) <= self.short_bytes or self._count(text) <= self.max_tokens:
             return text
         low, high = 0, len(text)  # fits at low, not at high: halve the gap
         while high - low > 1:
             middle = (low + high) // 2
-            low, high = (middle, high) if self.tokens(text[:middle]) <= self.max_tokens else (low, middle)
+            low, high = (middle, high) if self._count(text[:middle]) <= self.max_tokens else (low, middle)
         return text[:low]
 
     def tokens(self, text: str) -> int:
         """How many tokens the model reads for `text` (its prefix and special tokens included)."""
-        text = unicodedata.normalize("NFKC", text)  # never hand the engine what overruns its buffers
+        return self._count(unicodedata.normalize("NFKC", text))  # never what overruns the engine's buffers
+
+    def _count(self, normalized: str) -> int:
         with self._lock:
-            return self._model.token_count(text, True)
+            return self._model.token_count(normalized, True)
 
     def encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         out = np.empty((len(texts), self.dim), dtype=np.float32)

@@ -114,7 +114,7 @@ class Engine:
         `stages` hears of each stage (`embed`, then `link`) with its number of articles."""
         summary = self.rebuilder.rebuild(stages or no_stages)
         self.live.sync()
-        self.answers.cache.keep_only(self.answers.version())
+        self.answers.forget_other_versions()
         return summary
 
     def last_rebuild(self) -> dict[str, Any] | None:
@@ -156,7 +156,7 @@ class Engine:
     # -- reads -----------------------------------------------------------------------------------
 
     def get(self, article_id: str) -> StoredArticle:
-        return self.writer.get(article_id)
+        return self.search.stored(article_id)
 
     def similar(self, article_id: str, options: SimilarOptions | None = None, **overrides: Any) -> dict[str, Any]:
         """The stored articles most similar to a stored one, best first, never itself.

@@ -12,7 +12,7 @@ import numpy as np
 from .answers import LruCache
 from .article import Article
 from .backends import Store
-from .errors import EngineError
+from .errors import EngineError, NotFound
 from .live_index import LiveIndex
 from .options import SimilarOptions
 from .ranking import days_between, mmr, recency_factor
@@ -112,6 +112,13 @@ class SimilarSearch:
         self.live, self.store, self.related_floor = live, store, related_floor
         self.rows = CandidateRows(cached_rows)
         live.listeners.append(self.rows.forget)
+
+    def stored(self, article_id: str) -> StoredArticle:
+        """The stored article, or NotFound naming `id`."""
+        stored = self.store.get(article_id)
+        if stored is None:
+            raise NotFound(f"no article with id {article_id!r}", "id")
+        return stored
 
     def vector_of(self, stored: StoredArticle) -> np.ndarray:
         """An article's vector: the index's, else the cache's (stored, not yet replayed here)."""

@@ -43,9 +43,7 @@ class SimilarAnswers:
         cached, source = self.cache.get(version, article_id, filed, shared)
         if cached is not None and replayed.still_current(cached, live.vector(cached.key)):
             return cached.body, source
-        stored = self.search.store.get(article_id)
-        if stored is None:
-            raise NotFound(f"no article with id {article_id!r}", "id")
+        stored = self.search.stored(article_id)
         body, threshold = self.compute(stored, options)
         if self.version() == version:  # no new version came in meanwhile: file it
             self.cache.put(version, article_id, filed, Answer(body, stored.key, threshold, seq), shared)
@@ -67,7 +65,7 @@ class SimilarAnswers:
         if self.search.live.version.meta is None:  # no version yet: nothing to share
             return 0
         self.shared_options |= frozenset(option_sets)
-        self.cache.keep_only(self.version())
+        self.forget_other_versions()
         computed = 0
         for done, article_id in enumerate(self.search.store.newest_ids(newest)):
             if done % WARM_SYNC_EVERY == 0:  # file answers at a recent position: they stay current longer
@@ -82,6 +80,10 @@ class SimilarAnswers:
             if progress:
                 progress(1)
         return computed
+
+    def forget_other_versions(self) -> None:
+        """Drop the answers filed under any version but the live one."""
+        self.cache.keep_only(self.version())
 
     def shared_count(self) -> int:
         """How many answers of the live version the shared file holds."""

@@ -17,7 +17,6 @@ from .embedding import CachedEmbedder
 from .errors import InvalidInput, NotFound
 from .query import SimilarSearch
 from .relations import DUPLICATES, fingerprint
-from .store import StoredArticle
 from .stories import first_published
 from .text import detect_language
 
@@ -32,12 +31,6 @@ class Writer:
 
     def __init__(self, store: Store, embedder: CachedEmbedder, search: SimilarSearch, lock_path: Path) -> None:
         self.store, self.embedder, self.search, self.lock_path = store, embedder, search, lock_path
-
-    def get(self, article_id: str) -> StoredArticle:
-        stored = self.store.get(article_id)
-        if stored is None:
-            raise NotFound(f"no article with id {article_id!r}", "id")
-        return stored
 
     @contextmanager
     def writing(self, exclusive: bool = False) -> Iterator[bool]:
@@ -117,12 +110,12 @@ class Writer:
         self.search.live.sync()
 
     def pins(self, article_id: str) -> list[str]:
-        self.get(article_id)
+        self.search.stored(article_id)
         return [s.article.id for s in self.store.pinned(article_id)]
 
     def set_pins(self, article_id: str, ids: Any) -> list[str]:
         """Pin stored articles (in this order) at the top of an article's similar stories."""
-        self.get(article_id)
+        self.search.stored(article_id)
         if not isinstance(ids, list) or len(ids) > MAX_PINS or not all(valid_id(i) for i in ids):
             raise InvalidInput(f"'ids' must be a list of at most {MAX_PINS} article ids", "ids")
         if article_id in ids:

@@ -11,6 +11,7 @@ import time
 from functools import wraps
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app, request
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -20,7 +21,7 @@ from index.sqlite import connect, transaction
 
 log = logging.getLogger(__name__)
 LOCALHOST = {"127.0.0.1", "::1"}
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 # Headers a reverse proxy may add: a request carrying one came through a proxy, whatever its address.
 PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Port",
                  "X-Forwarded-Prefix", "X-Real-IP", "Via")
@@ -72,8 +73,8 @@ def from_this_machine() -> bool:
     machine that adds no header and keeps a loopback Host cannot be told apart: do not set
     ALLOW_LOCAL_WRITES behind one."""
     peer = request.environ.get("werkzeug.proxy_fix.orig", {}).get("REMOTE_ADDR", request.remote_addr)
-    host = request.host.rsplit(":", 1)[0] if not request.host.startswith("[") else request.host.split("]")[0] + "]"
-    return (peer in LOCALHOST and host.lower() in LOOPBACK_HOSTS
+    host = urlsplit(f"//{request.host}").hostname or ""  # lower case, without port or brackets
+    return (peer in LOCALHOST and host in LOOPBACK_HOSTS
             and not any(h in request.headers for h in PROXY_HEADERS))
 
 

@@ -25,7 +25,8 @@ from .embedding import CachedEmbedder
 from .embedding_cache import EmbeddingCache
 from .live_index import LiveIndex
 from .options import SimilarOptions, options_from
-from .query import WHY_LEAD_WORDS, Neighbour, Query, SimilarSearch, duplicate_items, public_fields
+from .present import draft_answer, duplicate_items, public_fields, similar_items
+from .query import WHY_LEAD_WORDS, Neighbour, Query, SimilarSearch
 from .rebuild import Rebuilder, RebuildSummary, Stages, no_stages
 from .relations import fingerprint, relate
 from .similar_answers import SimilarAnswers
@@ -168,7 +169,7 @@ class Engine:
         return self.answer(article_id, options_from(overrides, options or SimilarOptions(), {}))[0]
 
     def answer(self, article_id: str, options: SimilarOptions) -> tuple[dict[str, Any], str]:
-        """The similar answer and where it came from: "memory", "shared" (file) or "computed"."""
+        """The similar answer and where it came from: "memory", "shared" (file), "sliced" or "computed"."""
         self.live.sync()
         body, source = self.answers.answer(article_id, options)
         if self._on_answer:  # requests only: answers a rebuild warms are not counted
@@ -193,7 +194,7 @@ class Engine:
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         query = Query(fingerprint(headline, body), self.embedding.embed_article(headline, body), None, None, None,
                       None, now, f"{headline}\n{lead(body, WHY_LEAD_WORDS)}")
-        return {"article": {"id": None, "headline": headline}, "items": self.search.items(query, options)[0]}
+        return draft_answer(headline, similar_items(query, self.search.items(query, options)[0]))
 
     def neighbours(self, article_id: str, depth: int) -> list[Neighbour]:
         """The `depth` nearest stored articles to a stored one, with their relation to it."""
@@ -210,14 +211,14 @@ class Engine:
         self.live.sync()
         stored = self.get(article_id)
         return {"article": {"id": stored.article.id, "headline": stored.article.headline, "story_id": stored.story_id},
-                "items": self.search.duplicates(stored, DUPLICATE_CANDIDATES)}
+                "items": duplicate_items(self.search.duplicates(stored, DUPLICATE_CANDIDATES))}
 
     def duplicates_of_text(self, headline: str, body: str = "") -> dict[str, Any]:
         """Has this draft already run? Its stored duplicates and near-duplicates."""
         self.live.sync()
         vector = self.embedding.embed_article(headline, body)
         found = self.search.neighbours(fingerprint(headline, body), vector, DUPLICATE_CANDIDATES, None)
-        return {"article": {"id": None, "headline": headline}, "items": duplicate_items(found)}
+        return draft_answer(headline, duplicate_items(found))
 
     def compare(self, a: tuple[str, str], b: tuple[str, str]) -> dict[str, Any]:
         """The relation of two texts, each (headline, body), with score and overlap."""

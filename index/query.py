@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -19,7 +19,6 @@ from .ranking import days_between, mmr, recency_factor
 from .relations import DUPLICATES, Fingerprint, Relation, relate, without_common
 from .store import StoredArticle
 from .stories import collapse
-from .terms import shared_terms
 from .text import lead, primary_subtag
 
 WHY_LEAD_WORDS = 60
@@ -50,8 +49,15 @@ class Neighbour:
     def score(self) -> float:
         return self.relation.score
 
-    def to_dict(self) -> dict[str, Any]:
-        return {**public_fields(self.stored), **self.relation.to_dict()}
+
+@dataclass(frozen=True)
+class Shown:
+    """A pick of the query path: pinned by an editor, or found (with its story's copies collapsed
+    into it, `also`; None when the request shows every copy)."""
+
+    neighbour: Neighbour
+    pinned: bool
+    also: list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -158,7 +164,7 @@ class SimilarSearch:
         return [Neighbour(s, self.relate(query.fingerprint, s.fingerprint, float(query.vector @ self.vector_of(s))))
                 for s in self.store.pinned(query.article_id)]
 
-    def items(self, query: Query, options: SimilarOptions) -> tuple[list[dict[str, Any]], float]:
+    def items(self, query: Query, options: SimilarOptions) -> tuple[list[Shown], float]:
         """Pinned items first, then neighbours that pass the filters, re-ranked, collapsed, diversified.
 
         Also returns the lowest score among the candidates (-inf when they were every article): an
@@ -172,13 +178,11 @@ class SimilarSearch:
             relevance = np.array([rank_score(n, options, query) for n, _ in pool])
             vectors = np.stack([self.vector_of(n.stored) for n, _ in pool])
             groups = [pool[i] for i in mmr(relevance, vectors, wanted, options.diversity)]
-        items = [item(query, n, pinned=True) for n in pins]
-        for chosen, rest in groups[:wanted]:
-            shown = item(query, chosen, pinned=False)
-            if options.duplicates == "collapse":
-                shown["also"] = [n.article.id for n in rest]
-            items.append(shown)
-        return items, (found[-1].score if len(found) >= depth else -math.inf)
+        collapsed = options.duplicates == "collapse"
+        shown = [Shown(n, pinned=True) for n in pins] + [
+            Shown(chosen, pinned=False, also=[n.article.id for n in rest] if collapsed else None)
+            for chosen, rest in groups[:wanted]]
+        return shown, (found[-1].score if len(found) >= depth else -math.inf)
 
     def _groups(self, query: Query, options: SimilarOptions, wanted: int,
                 skip: set[str]) -> tuple[list[tuple[Neighbour, list[Neighbour]]], list[Neighbour], int]:
@@ -197,7 +201,7 @@ class SimilarSearch:
                 return groups, found, depth
             depth = min(size, depth * 4)
 
-    def duplicates(self, stored: StoredArticle, depth: int) -> list[dict[str, Any]]:
+    def duplicates(self, stored: StoredArticle, depth: int) -> list[Neighbour]:
         """Stored duplicates and near-duplicates of a stored article: its neighbours and its story."""
         vector = self.vector_of(stored)
         found = {n.key: n for n in self.neighbours(stored.fingerprint, vector, depth, stored.key)}
@@ -205,7 +209,7 @@ class SimilarSearch:
             if member.key != stored.key and member.key not in found and member.fingerprint is not None:
                 score = float(vector @ self.vector_of(member))
                 found[member.key] = Neighbour(member, self.relate(stored.fingerprint, member.fingerprint, score))
-        return duplicate_items(found.values())
+        return list(found.values())
 
 
 def grouped(ranked: list[Neighbour], options: SimilarOptions, query: Query) -> list[tuple[Neighbour, list[Neighbour]]]:
@@ -251,38 +255,3 @@ def language_matches(language: str | None, wanted: str) -> bool:
 
 def rank_score(n: Neighbour, o: SimilarOptions, query: Query) -> float:
     return n.score * recency_factor(days_between(query.published_at, n.article.published_at), o.recency_half_life_days)
-
-
-def item(query: Query, neighbour: Neighbour, pinned: bool) -> dict[str, Any]:
-    """One item of a similar list, with what it shares with the query and why it is there."""
-    article = neighbour.article
-    shared = shared_terms(query.text, f"{article.headline}\n{lead(article.body, WHY_LEAD_WORDS)}")
-    return {**neighbour.to_dict(), "pinned": pinned, "shared": shared, "why": explain(neighbour, shared, pinned)}
-
-
-def explain(n: Neighbour, shared: list[str], pinned: bool) -> str:
-    """One line for an editor: why this item is in the list."""
-    arabic = any("\u0600" <= ch <= "\u06ff" for term in shared for ch in term)
-    parts = ["pinned by an editor"] if pinned else []
-    parts.append(f"{n.relation.relation.replace('_', '-')}, score {n.score:.2f}")
-    if n.relation.overlap >= 0.1:
-        parts.append(f"{n.relation.overlap:.0%} of the text shared")
-    if shared:
-        parts.append("shared: " + ("، " if arabic else ", ").join(shared))
-    return "; ".join(parts)
-
-
-def duplicate_items(found: Iterable[Neighbour]) -> list[dict[str, Any]]:
-    """Duplicates first, then near-duplicates by overlap, then score."""
-    order = {"duplicate": 0, "near_duplicate": 1}
-    kept = [n for n in found if n.relation.relation in order]
-    kept.sort(key=lambda n: (order[n.relation.relation], -n.relation.overlap, -n.relation.score))
-    return [n.to_dict() for n in kept]
-
-
-def public_fields(stored: StoredArticle) -> dict[str, Any]:
-    """What clients see of an article in lists and similar items."""
-    article = stored.article
-    return {"id": article.id, "headline": article.headline, "url": article.url, "source": article.source,
-            "published_at": article.published_at, "section": article.section, "language": article.language,
-            "story_id": stored.story_id}

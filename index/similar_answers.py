@@ -2,6 +2,7 @@
 computed and filed; a rebuild computes those pages will ask for ahead (`warm`)."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Sequence
 
 from . import crash_points
@@ -9,6 +10,7 @@ from .answers import Answer, AnswerCache
 from .embedders import Progress
 from .errors import NotFound
 from .options import SimilarOptions, options_key
+from .present import similar_answer
 from .query import SimilarSearch
 from .store import StoredArticle
 
@@ -35,7 +37,8 @@ class SimilarAnswers:
 
     def answer(self, article_id: str, options: SimilarOptions) -> tuple[dict[str, Any], str]:
         """The answer for a stored article, and where it came from: "memory" (this process's),
-        "shared" (the file every process shares) or "computed"."""
+        "shared" (the file every process shares), "sliced" (the first items of a shared answer with a
+        larger `k`) or "computed"."""
         live = self.search.live
         version, seq, replayed = self.version(), live.seq, live.version.replayed
         filed = options_key(options)
@@ -43,18 +46,29 @@ class SimilarAnswers:
         cached, source = self.cache.get(version, article_id, filed, shared)
         if cached is not None and replayed.still_current(cached, live.vector(cached.key)):
             return cached.body, source
+        for larger in self.larger_shared(options):
+            cached = self.cache.get(version, article_id, options_key(larger), True)[0]
+            if cached is not None and replayed.still_current(cached, live.vector(cached.key)):
+                return {**cached.body, "items": cached.body["items"][: options.k]}, "sliced"
         stored = self.search.stored(article_id)
         body, threshold = self.compute(stored, options)
         if self.version() == version:  # no new version came in meanwhile: file it
             self.cache.put(version, article_id, filed, Answer(body, stored.key, threshold, seq), shared)
         return body, "computed"
 
+    def larger_shared(self, options: SimilarOptions) -> list[SimilarOptions]:
+        """Shared option sets that differ from `options` only by a larger `k`, smallest first: the
+        first items of their answers are this one's. Not with diversity: its picks depend on `k`."""
+        if options.diversity or self.search.live.version.meta is None:
+            return []
+        return sorted((o for o in self.shared_options if o.k > options.k and replace(o, k=options.k) == options),
+                      key=lambda o: o.k)
+
     def compute(self, stored: StoredArticle, options: SimilarOptions) -> tuple[dict[str, Any], float]:
         """The answer computed now, past every cache, and its threshold (see `answers`)."""
-        items, threshold = self.search.items(self.search.query_of(stored), options)
-        article = stored.article
-        return {"article": {"id": article.id, "headline": article.headline, "story_id": stored.story_id,
-                            "language": article.language}, "items": items}, threshold
+        query = self.search.query_of(stored)
+        shown, threshold = self.search.items(query, options)
+        return similar_answer(stored, shown, query), threshold
 
     def warm(self, option_sets: Sequence[SimilarOptions], newest: int, progress: Progress | None = None) -> int:
         """Compute the answers of the `newest` articles (by publication) for each option set, skipping

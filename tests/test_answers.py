@@ -200,3 +200,23 @@ def test_a_damaged_answer_file_is_moved_aside_and_the_service_goes_on(tmp_path, 
     engine.rebuild()
     assert engine.similar(sport[0]["id"], OPTION_SETS[0]) == fresh(engine, sport[0]["id"], OPTION_SETS[0])
     assert [p.name.split("-")[0] for p in data.glob("answers.sqlite.damaged-*")] == ["answers.sqlite.damaged"]
+
+
+def test_a_smaller_k_is_served_by_slicing_a_shared_answer(tmp_path, e5, sport):
+    engine = make_engine(tmp_path / "data", e5)
+    engine.upsert([validate_article(r) for r in sport])
+    engine.rebuild()
+    ten, five = SimilarOptions(k=10), SimilarOptions(k=5)
+    engine.warm([ten], len(sport))
+    query = sport[4]["id"]
+    answer, source = engine.answer(query, five)
+    assert source == "sliced"
+    assert answer == {**engine.similar(query, ten), "items": engine.similar(query, ten)["items"][:5]}
+    assert [i["id"] for i in answer["items"]] == [i["id"] for i in fresh(engine, query, five)["items"]]
+    # Diversity picks depend on k, and other filters another answer: both are computed.
+    assert engine.answer(query, SimilarOptions(k=5, diversity=0.3))[1] == "computed"
+    assert engine.answer(query, SimilarOptions(k=5, section="economy"))[1] == "computed"
+    # A copy of the query makes the shared answer stale: the smaller one is computed, with the change.
+    engine.upsert([validate_article({**sport[4], "id": "copy-of-4"})])
+    answer, source = engine.answer(query, five)
+    assert source == "computed" and answer == fresh(engine, query, five)

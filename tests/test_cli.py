@@ -72,8 +72,8 @@ def test_rebuild_prints_a_summary_line(runner, engine, few, tmp_path):
     assert "4 articles, 0 embedded, 4 from cache" in result.output
     assert engine.health()["index_version"] in result.output
     # then every article's answer as pages ask (defaults, a widget block with neither k nor profile,
-    # the "widget" profile), shared by all workers
-    assert "warmed the similar stories of 4 articles x 3 option sets: 12 computed" in result.output
+    # the "widget" profile), shared by all workers; the k=5 block is the first items of the k=10 one
+    assert "warmed the similar stories of 4 articles x 3 option sets: 8 computed" in result.output
     assert runner.invoke(args=["rebuild", "--no-warm"]).output.count("warmed") == 0
     assert engine.answers.shared_count() == 0  # a new version: the old answers went
 
@@ -83,7 +83,7 @@ def test_answers_warmed_by_the_command_serve_every_worker(app, runner, engine, e
     write_jsonl(source, few[:6])
     runner.invoke(args=["ingest", str(source)])
     assert runner.invoke(args=["rebuild"]).exit_code == 0
-    assert engine.answers.shared_count() == 6 * 3
+    assert engine.answers.shared_count() == 6 * 2  # the k=5 block is sliced from the k=10 answer
     worker = make_engine(engine.data_dir, e5)  # another server process, its memory empty
     other = create_app({"TESTING": True, "DATA_DIR": str(engine.data_dir), "RATE_LIMIT": ""}, engine=worker)
     served = []

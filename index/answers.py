@@ -1,10 +1,12 @@
 """Answers of GET similar kept between requests, and the rule that says when a write made one stale.
 
 An answer is built from the nearest articles of its query article down to a score, its threshold
-(minus infinity when the search reached every indexed article). A later change to article K can
+(minus infinity when the search reached every indexed article), and from the articles holding the
+words it asked for (see `lexical`) that score at least its gate. A later change to article K can
 only alter it when K is the query article itself, or when one of K's vectors (before the change,
-any it was stored with since, after) scores at least the threshold against the query: otherwise K was not among the answer's candidates
-and still is not. Story and pin changes are logged with the same key (see `ArticleStore`), and an
+any it was stored with since, after) scores at least the threshold against the query, or at least
+the gate while K held (before or after) one of the asked words: otherwise K was not among the
+answer's candidates and still is not. Story and pin changes are logged with the same key (see `ArticleStore`), and an
 article's change also logs the articles that pin it. Every process replays the store's change log
 (`ChangeLog`), so each one knows which answers are still current, its own and those other
 processes wrote to the shared file (`AnswerCache`).
@@ -36,13 +38,16 @@ FILE_WAIT_MS = 2000
 MAX_REPLAYED = 20_000
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS answers (
+DROP TABLE IF EXISTS answers;  -- the format before asked words
+CREATE TABLE IF NOT EXISTS answers_v2 (
     version   TEXT NOT NULL,     -- index version, related floor and answer format it was computed with
     article   TEXT NOT NULL,     -- the query article's id
     options   TEXT NOT NULL,     -- SimilarOptions, canonical JSON
     key       INTEGER NOT NULL,  -- the query article's key
     threshold REAL NOT NULL,
     seq       INTEGER NOT NULL,  -- the change-log position it is current at
+    asked     TEXT NOT NULL,     -- the words it asked for, space-separated
+    gate      REAL NOT NULL,
     body      BLOB NOT NULL,     -- the answer, JSON compressed with zlib (about a third of the size)
     PRIMARY KEY (version, article, options)
 );
@@ -57,6 +62,8 @@ class Answer:
     key: int  # the query article's key
     threshold: float  # the lowest score among the candidates; -inf when they were every article
     seq: int  # the answer holds every change up to this position of the change log
+    asked: frozenset[str] = frozenset()  # the words its lexical candidates were asked for
+    gate: float = float("inf")  # the least cosine of a lexical candidate
 
 
 class ChangeLog:
@@ -71,14 +78,16 @@ class ChangeLog:
     def __init__(self, since: int) -> None:
         self.floor = since  # answers current before this position are stale
         self._rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # seqs, keys, vectors
+        self._words: list[frozenset[str]] = []  # each row's article's words before and after
         self._count = 0
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return self._count
 
-    def add(self, seq: int, keys: Sequence[int], vectors: Sequence[np.ndarray | None]) -> None:
-        """Rows for changes replayed up to `seq`, one per (key, vector); None stands for no vector."""
+    def add(self, seq: int, keys: Sequence[int], vectors: Sequence[np.ndarray | None],
+            words: Sequence[frozenset[str]] | None = None) -> None:
+        """Rows for changes replayed up to `seq`, one per (key, vector, words); None stands for no vector."""
         if not keys:
             return
         known = next((v for v in vectors if v is not None), None)
@@ -93,6 +102,7 @@ class ChangeLog:
             seqs[self._count : end] = seq
             stored_keys[self._count : end] = keys
             stored_vectors[self._count : end] = [np.zeros(dim) if v is None else v for v in vectors]
+            self._words[self._count :] = words or [frozenset()] * len(keys)
             self._count = end
 
     def forget_before(self, seq: int) -> None:
@@ -101,7 +111,7 @@ class ChangeLog:
             self._forget(seq)
 
     def _forget(self, seq: int) -> None:
-        self.floor, self._count, self._rows = max(self.floor, seq), 0, None
+        self.floor, self._count, self._rows, self._words = max(self.floor, seq), 0, None, []
 
     def _room(self, needed: int, dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Arrays with room for `needed` rows: the current ones, or copies twice as large."""
@@ -124,7 +134,7 @@ class ChangeLog:
         with self._lock:
             if answer.seq < self.floor or vector is None:
                 return False
-            rows, count = self._rows, self._count
+            rows, count, words = self._rows, self._count, self._words
         if rows is None or count == 0:
             return True
         seqs, keys, vectors = rows
@@ -132,7 +142,11 @@ class ChangeLog:
         if start < count:
             if (keys[start:count] == answer.key).any():
                 return False
-            if (vectors[start:count] @ vector >= answer.threshold - 1e-6).any():
+            scores = vectors[start:count] @ vector
+            if (scores >= answer.threshold - 1e-6).any():
+                return False
+            if answer.asked and any(not answer.asked.isdisjoint(words[start + i])
+                                    for i in np.flatnonzero(scores >= answer.gate - 1e-6)):
                 return False
             answer.seq = max(answer.seq, int(seqs[count - 1]))
         return True
@@ -202,14 +216,16 @@ class AnswerCache:
         try:
             with self._file_lock:
                 row = self._conn.execute(
-                    "SELECT key, threshold, seq, body FROM answers WHERE version = ? AND article = ? AND options = ?", key
+                    "SELECT key, threshold, seq, asked, gate, body FROM answers_v2 "
+                    "WHERE version = ? AND article = ? AND options = ?", key
                 ).fetchone()
         except sqlite3.Error as exc:  # busy past FILE_WAIT_MS, or damaged: compute the answer instead
             log.warning("answer file not read: %s", exc)
             return None, ""
         if row is None:
             return None, ""
-        answer = Answer(json.loads(zlib.decompress(row["body"])), row["key"], row["threshold"], row["seq"])
+        answer = Answer(json.loads(zlib.decompress(row["body"])), row["key"], row["threshold"], row["seq"],
+                        frozenset(row["asked"].split()), row["gate"])
         self._memory.put(key, answer)
         return answer, "shared"
 
@@ -222,8 +238,9 @@ class AnswerCache:
         try:
             with self._file_lock:
                 self._conn.execute(
-                    "INSERT OR REPLACE INTO answers (version, article, options, key, threshold, seq, body) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)", (*key, answer.key, answer.threshold, answer.seq, body))
+                    "INSERT OR REPLACE INTO answers_v2 (version, article, options, key, threshold, seq, asked, gate, body) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (*key, answer.key, answer.threshold, answer.seq, " ".join(sorted(answer.asked)), answer.gate, body))
         except sqlite3.Error as exc:  # the answer is still served, and kept in memory
             log.warning("answer not filed: %s", exc)
 
@@ -237,7 +254,7 @@ class AnswerCache:
             try:
                 with self._file_lock:
                     deleted = self._conn.execute(
-                        "DELETE FROM answers WHERE rowid IN (SELECT rowid FROM answers WHERE version != ? LIMIT 2000)",
+                        "DELETE FROM answers_v2 WHERE rowid IN (SELECT rowid FROM answers_v2 WHERE version != ? LIMIT 2000)",
                         (version,)).rowcount
             except sqlite3.Error as exc:
                 log.warning("answers of older versions not removed yet: %s", exc)
@@ -248,4 +265,4 @@ class AnswerCache:
     def count(self, version: str) -> int:
         """How many answers of `version` the shared file holds."""
         with self._file_lock:
-            return self._conn.execute("SELECT count(*) FROM answers WHERE version = ?", (version,)).fetchone()[0]
+            return self._conn.execute("SELECT count(*) FROM answers_v2 WHERE version = ?", (version,)).fetchone()[0]

@@ -11,6 +11,7 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from .article import Article
+from .lexical import Frequencies, LexicalQuery
 from .relations import Fingerprint
 from .store import ArticleStore
 from .store_changes import Changes
@@ -18,8 +19,19 @@ from .store_schema import StoredArticle
 from .vectors import VectorIndex, new_index
 
 
+class Words(Protocol):
+    """A store's word index (see `lexical`): written with the articles, read here."""
+
+    def search(self, query: LexicalQuery, depth: int) -> list[tuple[int, float]]: ...
+    def words(self, keys: Sequence[int]) -> dict[int, frozenset[str]]: ...
+    def frequencies(self) -> Frequencies: ...
+
+
 class Store(Protocol):
-    """Articles by CMS id with integer keys, their change log, stories, pins and a few named values."""
+    """Articles by CMS id with integer keys, their words for lexical search (`lexical`), their change
+    log, stories, pins and a few named values."""
+
+    words: Words
 
     def upsert(self, articles: Sequence[Article], embed_keys: Sequence[str], fingerprints: Sequence[Fingerprint]) -> None: ...
     def delete(self, article_id: str) -> bool: ...

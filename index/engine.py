@@ -26,12 +26,13 @@ from .embedding_cache import EmbeddingCache
 from .live_index import LiveIndex
 from .options import SimilarOptions, options_from
 from .present import draft_answer, duplicate_items, public_fields, similar_items
-from .query import WHY_LEAD_WORDS, Neighbour, Query, SimilarSearch
+from .query import Neighbour, SimilarSearch
 from .rebuild import Rebuilder, RebuildSummary, Stages, no_stages
+from .relatedness import load_calibration
 from .relations import fingerprint, relate
 from .similar_answers import SimilarAnswers
 from .store import StoredArticle
-from .text import DEFAULT_LEAD_WORDS, lead
+from .text import DEFAULT_LEAD_WORDS
 from .writes import Writer
 
 __all__ = ["Engine", "RebuildSummary", "public_fields"]
@@ -65,7 +66,7 @@ class Engine:
         self.cache = EmbeddingCache(Path(embedding_cache) if embedding_cache else self.data_dir / "embeddings.sqlite")
         self.embedding = CachedEmbedder(model, self.cache, lead_words, embedder)
         self.live = LiveIndex(self.index_root, self.store, self.embedding)
-        self.search = SimilarSearch(self.live, self.store, self.related_floor)
+        self.search = SimilarSearch(self.live, self.store, self.related_floor, load_calibration(model))
         self.answers = SimilarAnswers(AnswerCache(self.data_dir / "answers.sqlite", ANSWER_CACHE_SIZE), self.search)
         # Every writer holds this lock shared while storing and linking (see `Writer.writing`).
         self.writer = Writer(self.store, self.embedding, self.search, self.data_dir / ".writers.lock")
@@ -192,8 +193,7 @@ class Engine:
         options = options_from(overrides, options or SimilarOptions(), {})
         self.live.sync()
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        query = Query(fingerprint(headline, body), self.embedding.embed_article(headline, body), None, None, None,
-                      None, now, f"{headline}\n{lead(body, WHY_LEAD_WORDS)}")
+        query = self.search.draft_query(headline, body, self.embedding.embed_article(headline, body), now)
         return draft_answer(headline, similar_items(query, self.search.items(query, options)[0]))
 
     def neighbours(self, article_id: str, depth: int) -> list[Neighbour]:

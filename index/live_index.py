@@ -22,6 +22,7 @@ from .answers import ChangeLog
 from .backends import Store, VectorSearch, vector_index
 from .embedding import CachedEmbedder
 from .errors import IndexCorrupt, ModelMismatch
+from .lexical import FREQUENCIES, Frequencies
 from .overlap import from_blob
 from .store import StoredArticle
 
@@ -69,6 +70,7 @@ class Version:
     meta: snapshots.SnapshotMeta | None
     replayed: ChangeLog
     common: np.ndarray
+    frequencies: Frequencies  # of the words, when it was built (see `lexical`)
 
     @property
     def name(self) -> str | None:
@@ -82,7 +84,7 @@ class LiveIndex:
         self.root, self.store, self.embedder = root, store, embedder
         self._index: VectorSearch | None = None
         self._seq = 0
-        self.version = Version(None, ChangeLog(0), from_blob(store.get_meta("common_shingles")))
+        self.version = Version(None, ChangeLog(0), from_blob(store.get_meta("common_shingles")), Frequencies({}, 0))
         self._stamp: tuple[int, int] | None = None
         self.loaded = False
         self._rw = ReadWriteLock()
@@ -149,13 +151,18 @@ class LiveIndex:
         meta, index, seq = self._read_version()
         replayed = ChangeLog(seq)
         index, seq, _ = self._caught_up(index, seq, replayed, ReadWriteLock())
-        version = Version(meta, replayed, from_blob(self.store.get_meta("common_shingles")))
+        version = Version(meta, replayed, from_blob(self.store.get_meta("common_shingles")), self._frequencies(meta))
         with self._catch_up_lock:
             # What the old index took in meanwhile goes into the new one before anyone can see it.
             index, seq, _ = self._caught_up(index, seq, replayed, ReadWriteLock())
             with self._rw.writing():
                 self._index, self._seq, self.version, self._stamp, self.loaded = index, seq, version, stamp, True
         self._tell(None)
+
+    def _frequencies(self, meta: snapshots.SnapshotMeta | None) -> Frequencies:
+        """The document frequencies learnt with a version (now, for an index built in memory)."""
+        learnt = Frequencies.from_blob(snapshots.read_extra(self.root, meta.version, FREQUENCIES)) if meta else None
+        return learnt or self.store.words.frequencies()
 
     def _read_version(self) -> tuple[snapshots.SnapshotMeta | None, VectorSearch | None, int]:
         try:
@@ -204,7 +211,8 @@ class LiveIndex:
                 index.remove([key for key, ek in changes.current.items() if ek is None])
             shown = [(key, index.vector(key) if index is not None else None) for key in changes.display_only]
         rows = old + [(key, between.get(ek)) for key, ek in changes.stored_with] + shown
-        replayed.add(changes.seq, [key for key, _ in rows], [vector for _, vector in rows])
+        replayed.add(changes.seq, [key for key, _ in rows], [vector for _, vector in rows],
+                     [changes.words.get(key, frozenset()) for key, _ in rows])
         return index, changes.seq, set(changes.current) | changes.display_only
 
     def index_of(self, rows: list[StoredArticle]) -> VectorSearch | None:

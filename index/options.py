@@ -29,6 +29,7 @@ class SimilarOptions:
     until: str | None = None
     max_age_days: float | None = None
     min_score: float | None = None
+    min_relatedness: float | None = None
     recency_half_life_days: float = 0.0
     diversity: float = 0.0
 
@@ -86,6 +87,7 @@ _PARSERS = {
     "until": _moment,
     "max_age_days": lambda v, n: number(v, n, 0),
     "min_score": lambda v, n: number(v, n, -1, 1),
+    "min_relatedness": lambda v, n: number(v, n, 0, 1),
     "recency_half_life_days": lambda v, n: number(v, n, 0),
     "diversity": lambda v, n: number(v, n, 0, 1),
 }

@@ -27,6 +27,11 @@ def neighbour_fields(n: Neighbour) -> dict[str, Any]:
     return {**public_fields(n.stored), **n.relation.to_dict()}
 
 
+def similar_fields(n: Neighbour) -> dict[str, Any]:
+    """A similar item's fields: also its relatedness (null when uncalibrated, or pinned)."""
+    return {**neighbour_fields(n), "relatedness": None if n.relatedness is None else round(n.relatedness, 4)}
+
+
 def similar_answer(stored: StoredArticle, shown: list[Shown], query: Query) -> dict[str, Any]:
     """The GET similar answer of a stored article."""
     article = stored.article
@@ -45,7 +50,7 @@ def similar_items(query: Query, shown: list[Shown]) -> list[dict[str, Any]]:
     for pick in shown:
         article = pick.neighbour.article
         shared = shared_terms(query.text, f"{article.headline}\n{lead(article.body, WHY_LEAD_WORDS)}")
-        item = {**neighbour_fields(pick.neighbour), "pinned": pick.pinned, "shared": shared,
+        item = {**similar_fields(pick.neighbour), "pinned": pick.pinned, "shared": shared,
                 "why": explain(pick.neighbour, shared, pick.pinned)}
         if pick.also is not None:
             item["also"] = pick.also
@@ -57,7 +62,10 @@ def explain(n: Neighbour, shared: list[str], pinned: bool) -> str:
     """One line for an editor: why this item is in the list."""
     arabic = any("\u0600" <= ch <= "\u06ff" for term in shared for ch in term)
     parts = ["pinned by an editor"] if pinned else []
-    parts.append(f"{n.relation.relation.replace('_', '-')}, score {n.score:.2f}")
+    strength = f"relatedness {n.relatedness:.2f}, " if n.relatedness is not None else ""
+    parts.append(f"{n.relation.relation.replace('_', '-')}, {strength}score {n.score:.2f}")
+    if n.same_event and n.relation.relation == "related":
+        parts.append("same event")
     if n.relation.overlap >= 0.1:
         parts.append(f"{n.relation.overlap:.0%} of the text shared")
     if shared:

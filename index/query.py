@@ -1,29 +1,31 @@
-"""The query path: candidates from the live index, their relation to the query, filters, ranking,
-one item per story, diversity, then the items as clients see them."""
+"""The query path: candidates from the live index (the nearest by cosine and, when the embedder is
+calibrated, those sharing the query's rarest words), their relation and relatedness to the query,
+filters, ranking, one item per story, diversity. `present` turns the picks into answers."""
 from __future__ import annotations
 
 import math
-import threading
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 
-from .answers import LruCache
+from . import lexical
 from .article import Article
 from .backends import Store
+from .candidates import Candidate, CandidateRows
 from .errors import EngineError, NotFound
 from .live_index import LiveIndex
 from .options import SimilarOptions
-from .ranking import days_between, mmr, recency_factor
-from .relations import DUPLICATES, Fingerprint, Relation, relate, without_common
+from .ranking import days_between, mmr
+from .relatedness import Calibration, evidence, same_section
+from .relations import Fingerprint, Relation, fingerprint, relate, without_common
 from .store import StoredArticle
-from .stories import collapse
-from .text import lead, primary_subtag
+from .selection import filters_candidates, grouped, passes, rank_score
+from .text import lead
 
 WHY_LEAD_WORDS = 60
 NEIGHBOUR_BODY_CHARS = 1500  # a lead is all a neighbour needs of its body (for the why)
 CANDIDATE_ROWS = 20_000  # candidates kept in memory per process (about 5 KB each)
+LEXICAL_DEPTH = 30  # candidates sharing the query's rarest words, beside the nearest by cosine
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ class Neighbour:
 
     stored: StoredArticle
     relation: Relation
+    relatedness: float | None = None  # calibrated probability of "related" (None: uncalibrated, or pinned)
+    same_event: bool = False
 
     @property
     def key(self) -> int:
@@ -61,6 +65,16 @@ class Shown:
 
 
 @dataclass(frozen=True)
+class Reach:
+    """How far an answer's candidates went: the nearest by cosine down to `threshold` (-inf: every
+    article), and those holding an `asked` word from cosine `gate` up (see `answers`)."""
+
+    threshold: float
+    asked: frozenset[str] = frozenset()
+    gate: float = math.inf
+
+
+@dataclass(frozen=True)
 class Query:
     """What a similar-stories search starts from: a stored article, or a draft (no key, no id)."""
 
@@ -72,50 +86,17 @@ class Query:
     source: str | None
     published_at: str | None  # the reference time of recency and max_age_days
     text: str  # headline and lead, for the shared terms
-
-
-class CandidateRows:
-    """What a candidate needs of a stored article (its metadata, a lead, its fingerprint without the
-    version's boilerplate), by key, kept between requests: the store is read once per article, not
-    once per request. The live index forgets an entry when the change log says its article changed."""
-
-    def __init__(self, size: int) -> None:
-        self._rows = LruCache(size)
-        self._generation = 0  # bumped by every forget: a row read before one is not kept after it
-        self._lock = threading.Lock()
-
-    def get_many(self, keys: Sequence[int], read: Callable[[list[int]], dict[int, Candidate]]) -> dict[int, Candidate]:
-        found = {key: row for key in keys if (row := self._rows.get(key)) is not None}
-        missing = [key for key in keys if key not in found]
-        if missing:
-            with self._lock:
-                generation = self._generation
-            fresh = read(missing)
-            with self._lock:
-                if generation == self._generation:
-                    for key, row in fresh.items():
-                        self._rows.put(key, row)
-            found.update(fresh)
-        return found
-
-    def forget(self, keys: set[int] | None) -> None:
-        """Forget these articles (None: all of them, a new version has other boilerplate)."""
-        with self._lock:
-            self._generation += 1
-            self._rows.discard_if(lambda key: keys is None or key in keys)
-
-
-@dataclass(frozen=True)
-class Candidate:
-    stored: StoredArticle  # with only a lead of its body
-    cleaned: Fingerprint  # without the version's boilerplate shingles
+    words: tuple[str, ...] = ()  # its indexed words (see `lexical`)
+    headline_words: tuple[str, ...] = ()
+    section: str | None = None
 
 
 class SimilarSearch:
     """Similar stories and duplicates of a query, over the live index and the store."""
 
-    def __init__(self, live: LiveIndex, store: Store, related_floor: float, cached_rows: int = CANDIDATE_ROWS) -> None:
-        self.live, self.store, self.related_floor = live, store, related_floor
+    def __init__(self, live: LiveIndex, store: Store, related_floor: float, calibration: Calibration | None = None,
+                 cached_rows: int = CANDIDATE_ROWS) -> None:
+        self.live, self.store, self.related_floor, self.calibration = live, store, related_floor, calibration
         self.rows = CandidateRows(cached_rows)
         live.listeners.append(self.rows.forget)
 
@@ -138,13 +119,22 @@ class SimilarSearch:
     def query_of(self, stored: StoredArticle) -> Query:
         article = stored.article
         return Query(stored.fingerprint, self.vector_of(stored), stored.key, article.id, stored.story_id,
-                     article.source, article.published_at, f"{article.headline}\n{lead(article.body, WHY_LEAD_WORDS)}")
+                     article.source, article.published_at, f"{article.headline}\n{lead(article.body, WHY_LEAD_WORDS)}",
+                     tuple(lexical.words_of(article.headline, article.body)),
+                     tuple(lexical.words_of(article.headline, "")), article.section)
+
+    def draft_query(self, headline: str, body: str, vector: np.ndarray, published_at: str) -> Query:
+        """The query of a text that is not stored (an editor's draft)."""
+        return Query(fingerprint(headline, body), vector, None, None, None, None, published_at,
+                     f"{headline}\n{lead(body, WHY_LEAD_WORDS)}", tuple(lexical.words_of(headline, body)),
+                     tuple(lexical.words_of(headline, "")))
 
     def relate(self, a: Fingerprint, b: Fingerprint, score: float) -> Relation:
         return relate(a, b, score, self.live.version.common, self.related_floor)
 
     def neighbours(self, fp: Fingerprint, vector: np.ndarray, depth: int, exclude_key: int | None) -> list[Neighbour]:
-        """The `depth` nearest stored articles (best first) with their relation to the query."""
+        """The `depth` nearest stored articles by cosine (best first) with their relation to the query
+        by text and cosine alone (what duplicates and story links need)."""
         hits = [h for h in self.live.search(vector, depth + 1) if h[0] != exclude_key][:depth]
         found = self.rows.get_many([key for key, _ in hits], self._read_candidates)
         query = without_common(fp, self.live.version.common)
@@ -153,9 +143,64 @@ class SimilarSearch:
 
     def _read_candidates(self, keys: list[int]) -> dict[int, Candidate]:
         common = self.live.version.common
-        return {key: Candidate(s, without_common(s.fingerprint, common))
+        words = self.store.words.words(keys)
+        return {key: Candidate(s, without_common(s.fingerprint, common), words.get(key, frozenset()),
+                               tuple(lexical.words_of(s.article.headline, "")))
                 for key, s in self.store.get_by_keys(keys, body_chars=NEIGHBOUR_BODY_CHARS).items()
                 if s.fingerprint is not None}
+
+    def candidates(self, query: Query, depth: int) -> tuple[list[Neighbour], Reach]:
+        """The `depth` nearest by cosine, and (calibrated) the articles sharing the query's rarest
+        words, each with its relation and relatedness; also how far they reached."""
+        hits = [h for h in self.live.search(query.vector, depth + 1) if h[0] != query.key][:depth]
+        deepest = hits[-1][1] if len(hits) >= depth else -math.inf
+        if self.calibration is None:
+            return self._related(query, hits), Reach(deepest)
+        asked = lexical.lexical_query(list(query.words), self.live.version.frequencies)
+        near = {key for key, _ in hits}
+        for key, _ in self.store.words.search(asked, LEXICAL_DEPTH + 1):
+            vector = self.live.vector(key)
+            if key not in near and key != query.key and vector is not None:
+                hits.append((key, float(query.vector @ vector)))
+        found = self._related(query, hits)
+        reach = Reach(deepest, frozenset(asked.idf), self.calibration.cosine_gate)
+        if not found:
+            return found, reach
+        scores = self.calibration.relatedness(self._evidence(query, found, asked))
+        gate, same = self.calibration.cosine_gate, self.calibration.same_event
+        return [Neighbour(n.stored, n.relation, float(p) if n.score >= gate else 0.0, bool(p >= same))
+                for n, p in zip(found, scores)], reach
+
+    def evidence_for(self, query: Query, keys: list[int]) -> np.ndarray:
+        """The evidence rows (see `relatedness.FEATURES`) of these stored articles as candidates of the
+        query, as the query path computes them (the judged pairs are fitted on these)."""
+        asked = lexical.lexical_query(list(query.words), self.live.version.frequencies)
+        vectors = {key: self.live.vector(key) for key in keys}
+        found = self._related(query, [(key, float(query.vector @ v)) for key, v in vectors.items() if v is not None])
+        return self._evidence(query, found, asked)
+
+    def _evidence(self, query: Query, found: list[Neighbour], asked: lexical.LexicalQuery) -> np.ndarray:
+        # A candidate deleted since it was found has no row any more: it counts as sharing no word.
+        rows = self.rows.get_many([n.key for n in found], self._read_candidates)
+        words = [rows[n.key].words if n.key in rows else frozenset() for n in found]
+        headlines = [rows[n.key].headline_words if n.key in rows else () for n in found]
+        frequencies = self.live.version.frequencies
+        headline = lexical.lexical_query(list(query.headline_words), frequencies)
+        held = frozenset(query.words)
+        return evidence(np.array([n.score for n in found]), np.array([asked.shared(w) for w in words]),
+                        np.array([headline.shared(w) for w in words]),
+                        np.array([lexical.lexical_query(list(h), frequencies).shared(held) for h in headlines]),
+                        [days_between(query.published_at, n.article.published_at) for n in found],
+                        [same_section(query.section, n.article.section) for n in found])
+
+    def _related(self, query: Query, hits: list[tuple[int, float]]) -> list[Neighbour]:
+        """Hits with their relation to the query (calibrated: any that is no copy is `related` here;
+        its relatedness decides)."""
+        found = self.rows.get_many([key for key, _ in hits], self._read_candidates)
+        cleaned = without_common(query.fingerprint, self.live.version.common)
+        floor = -math.inf if self.calibration else self.related_floor
+        return [Neighbour(found[key].stored, relate(cleaned, found[key].cleaned, score, floor=floor))
+                for key, score in hits if key in found]
 
     def pinned(self, query: Query) -> list[Neighbour]:
         """The editor's pins of the query article that still exist, in the editor's order."""
@@ -164,15 +209,15 @@ class SimilarSearch:
         return [Neighbour(s, self.relate(query.fingerprint, s.fingerprint, float(query.vector @ self.vector_of(s))))
                 for s in self.store.pinned(query.article_id)]
 
-    def items(self, query: Query, options: SimilarOptions) -> tuple[list[Shown], float]:
+    def items(self, query: Query, options: SimilarOptions) -> tuple[list[Shown], Reach]:
         """Pinned items first, then neighbours that pass the filters, re-ranked, collapsed, diversified.
 
-        Also returns the lowest score among the candidates (-inf when they were every article): an
-        article scoring below it could not have entered the answer (see `answers`).
+        Also returns how far the candidates reached: an article out of reach could not have entered
+        the answer (see `answers`).
         """
         pins = self.pinned(query)[: options.k]
         wanted = options.k - len(pins)
-        groups, found, depth = self._groups(query, options, wanted, options.exclude | {p.article.id for p in pins})
+        groups, reach = self._groups(query, options, wanted, options.exclude | {p.article.id for p in pins})
         if options.diversity and len(groups) > 1:
             pool = groups[: 3 * options.k]
             relevance = np.array([rank_score(n, options, query) for n, _ in pool])
@@ -182,23 +227,29 @@ class SimilarSearch:
         shown = [Shown(n, pinned=True) for n in pins] + [
             Shown(chosen, pinned=False, also=[n.article.id for n in rest] if collapsed else None)
             for chosen, rest in groups[:wanted]]
-        return shown, (found[-1].score if len(found) >= depth else -math.inf)
+        return shown, reach
 
     def _groups(self, query: Query, options: SimilarOptions, wanted: int,
-                skip: set[str]) -> tuple[list[tuple[Neighbour, list[Neighbour]]], list[Neighbour], int]:
+                skip: set[str]) -> tuple[list[tuple[Neighbour, list[Neighbour]]], Reach]:
         """Ranked groups (an item and its collapsed copies), searching deeper while filters leave
-        fewer than `wanted` and the index holds more; also the last search's candidates and depth."""
+        fewer than `wanted` and the index holds more; also the cosine under which an article could
+        not have entered them (see `candidates`)."""
         # Re-ranking (recency, diversity) needs a wider pool than the k nearest; plain similarity does not.
         reranked = options.recency_half_life_days > 0 or options.diversity > 0
         depth, size = (3 * options.k + 20 if reranked else 2 * options.k + 10), len(self.live)
-        floor = max(self.related_floor, options.min_score if options.min_score is not None else -1.0)
+        cosine_floor = self.calibration.cosine_gate if self.calibration else self.related_floor
+        floor = max(cosine_floor, options.min_score if options.min_score is not None else -1.0)
+        least = options.min_relatedness if options.min_relatedness is not None else (
+            self.calibration.floor if self.calibration else None)
         while True:
-            found = self.neighbours(query.fingerprint, query.vector, depth, query.key)
-            kept = [n for n in found if n.article.id not in skip and passes(n, options, query)]
+            found, reach = self.candidates(query, depth)
+            kept = [n for n in found if n.article.id not in skip and passes(n, options, query, least)]
             groups = grouped(sorted(kept, key=lambda n: -rank_score(n, options, query)), options, query)
-            # Hits come best first: once the deepest is under the floor, no deeper one can pass.
-            if len(groups) >= wanted or depth >= size or (found and found[-1].score < floor):
-                return groups, found, depth
+            # Hits come best first: once the deepest is under the floor, no deeper one can pass. When
+            # calibrated, deeper hits only matter to filters: the rest score too low to be related.
+            if (len(groups) >= wanted or depth >= size or reach.threshold < floor
+                    or (self.calibration and not filters_candidates(options))):
+                return groups, reach
             depth = min(size, depth * 4)
 
     def duplicates(self, stored: StoredArticle, depth: int) -> list[Neighbour]:
@@ -210,48 +261,3 @@ class SimilarSearch:
                 score = float(vector @ self.vector_of(member))
                 found[member.key] = Neighbour(member, self.relate(stored.fingerprint, member.fingerprint, score))
         return list(found.values())
-
-
-def grouped(ranked: list[Neighbour], options: SimilarOptions, query: Query) -> list[tuple[Neighbour, list[Neighbour]]]:
-    """Every item alone (`duplicates=include`), or one per story without the query's own story,
-    ordered by the item shown for each story (not by its best member)."""
-    if options.duplicates == "include":
-        return [(n, []) for n in ranked]
-    others = [n for n in ranked if n.relation.relation not in DUPLICATES
-              and not (query.story_id and n.story_id == query.story_id)]
-    return sorted(collapse(others, query.source), key=lambda g: -rank_score(g[0], options, query))
-
-
-def passes(n: Neighbour, o: SimilarOptions, query: Query) -> bool:
-    """Whether a neighbour passes the request's filters (the related floor always applies)."""
-    a = n.article
-    if n.relation.relation == "unrelated" or (o.min_score is not None and n.score < o.min_score):
-        return False
-    if o.language and not language_matches(a.language, o.language):
-        return False
-    if o.section and a.section != o.section:
-        return False
-    if (o.source and a.source != o.source) or (o.exclude_source and a.source == o.exclude_source):
-        return False
-    if o.since and not (a.published_at and a.published_at >= o.since):
-        return False
-    if o.until and not (a.published_at and a.published_at <= o.until):
-        return False
-    if o.max_age_days is not None:
-        apart = days_between(query.published_at, a.published_at)
-        if apart is None or apart > o.max_age_days:
-            return False
-    return True
-
-
-def language_matches(language: str | None, wanted: str) -> bool:
-    """`ar` matches `ar`, `ar-TN`, `AR-tn`; `ar-TN` matches only `ar-TN` (in any case)."""
-    if not language:
-        return False
-    if "-" in wanted:
-        return language.lower() == wanted.lower()
-    return primary_subtag(language) == wanted.lower()
-
-
-def rank_score(n: Neighbour, o: SimilarOptions, query: Query) -> float:
-    return n.score * recency_factor(days_between(query.published_at, n.article.published_at), o.recency_half_life_days)

@@ -16,6 +16,7 @@ from .backends import Store, VectorSearch, vector_index
 from .embedders import Progress
 from .embedding import CachedEmbedder
 from .errors import EngineError, RebuildBusy
+from .lexical import FREQUENCIES
 from .overlap import common_shingles, to_blob
 from .relations import DUPLICATES, fingerprint, relate, without_common
 from .store import StoredArticle
@@ -102,7 +103,8 @@ class Rebuilder:
         self.store.set_meta("common_shingles", to_blob(common))
         story_ids = stories(index, rows, common, stages("link", len(rows)))
         self.store.set_stories([(s.key, story) for s, story in zip(rows, story_ids) if s.story_id != story])
-        meta = snapshots.write_snapshot(self.root, index, self.embedder.model, seq)
+        meta = snapshots.write_snapshot(self.root, index, self.embedder.model, seq,
+                                        {FREQUENCIES: self.store.words.frequencies().to_blob()})
         crash_points.reached("rebuild:switched")
         snapshots.prune(self.root, self.keep_versions)
         kept = [snapshots.read_meta(self.root, v) for v in snapshots.versions(self.root)]

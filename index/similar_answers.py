@@ -11,12 +11,12 @@ from .embedders import Progress
 from .errors import NotFound
 from .options import SimilarOptions, options_key
 from .present import similar_answer
-from .query import SimilarSearch
+from .query import Reach, SimilarSearch
 from .store import StoredArticle
 
 # Part of the key of every cached answer: bump it when what an answer holds, or how it is ranked,
 # changes, so that answers filed by the code before are not served by the code after.
-ANSWERS_FORMAT = 3
+ANSWERS_FORMAT = 4
 WARM_SYNC_EVERY = 100  # articles warmed between two catch-ups with the change log
 WARM_CRASH_AFTER = 10  # answers warmed before the crash point "rebuild:warming" (tests)
 
@@ -33,7 +33,9 @@ class SimilarAnswers:
         """What answers are filed under: the index version, the floor and the answer format ("memory"
         for an index built in memory, whose answers this process keeps to itself)."""
         name = self.search.live.version.name
-        return f"{name}@{self.search.related_floor:g}#{ANSWERS_FORMAT}" if name else "memory"
+        calibration = self.search.calibration
+        rule = calibration.fingerprint() if calibration else f"{self.search.related_floor:g}"
+        return f"{name}@{rule}#{ANSWERS_FORMAT}" if name else "memory"
 
     def answer(self, article_id: str, options: SimilarOptions) -> tuple[dict[str, Any], str]:
         """The answer for a stored article, and where it came from: "memory" (this process's),
@@ -51,9 +53,10 @@ class SimilarAnswers:
             if cached is not None and replayed.still_current(cached, live.vector(cached.key)):
                 return {**cached.body, "items": cached.body["items"][: options.k]}, "sliced"
         stored = self.search.stored(article_id)
-        body, threshold = self.compute(stored, options)
+        body, reach = self.compute(stored, options)
         if self.version() == version:  # no new version came in meanwhile: file it
-            self.cache.put(version, article_id, filed, Answer(body, stored.key, threshold, seq), shared)
+            answer = Answer(body, stored.key, reach.threshold, seq, reach.asked, reach.gate)
+            self.cache.put(version, article_id, filed, answer, shared)
         return body, "computed"
 
     def larger_shared(self, options: SimilarOptions) -> list[SimilarOptions]:
@@ -64,11 +67,11 @@ class SimilarAnswers:
         return sorted((o for o in self.shared_options if o.k > options.k and replace(o, k=options.k) == options),
                       key=lambda o: o.k)
 
-    def compute(self, stored: StoredArticle, options: SimilarOptions) -> tuple[dict[str, Any], float]:
-        """The answer computed now, past every cache, and its threshold (see `answers`)."""
+    def compute(self, stored: StoredArticle, options: SimilarOptions) -> tuple[dict[str, Any], Reach]:
+        """The answer computed now, past every cache, and how far its candidates reached (see `answers`)."""
         query = self.search.query_of(stored)
-        shown, threshold = self.search.items(query, options)
-        return similar_answer(stored, shown, query), threshold
+        shown, reach = self.search.items(query, options)
+        return similar_answer(stored, shown, query), reach
 
     def warm(self, option_sets: Sequence[SimilarOptions], newest: int, progress: Progress | None = None) -> int:
         """Compute the answers of the `newest` articles (by publication) for each option set, skipping

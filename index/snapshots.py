@@ -54,8 +54,10 @@ def _new_version_name() -> str:
     return "v" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
 
 
-def write_snapshot(root: Path, index: VectorIndex, model: str, seq: int) -> SnapshotMeta:
-    """Write `index` as a new version under `root` and make it the live one."""
+def write_snapshot(root: Path, index: VectorIndex, model: str, seq: int,
+                   extras: dict[str, bytes] | None = None) -> SnapshotMeta:
+    """Write `index` as a new version under `root`, with files learnt with it (`extras`, by name),
+    and make it the live one."""
     root.mkdir(parents=True, exist_ok=True)
     version = _new_version_name()
     staging = root / f".tmp-{version}"
@@ -72,6 +74,8 @@ def write_snapshot(root: Path, index: VectorIndex, model: str, seq: int) -> Snap
     )
     _fsync_write(staging / VECTORS, data)
     _fsync_write(staging / META, json.dumps(asdict(meta), indent=1).encode())
+    for name, extra in (extras or {}).items():
+        _fsync_write(staging / name, extra)
     os.rename(staging, root / version)
     crash_points.reached("rebuild:written")
     pointer_tmp = root / f".{POINTER}.tmp"
@@ -93,6 +97,14 @@ def read_meta(root: Path, version: str) -> SnapshotMeta | None:
     try:
         return SnapshotMeta(**json.loads((root / version / META).read_text()))
     except (OSError, ValueError, TypeError):
+        return None
+
+
+def read_extra(root: Path, version: str, name: str) -> bytes | None:
+    """A file written with a version (see `write_snapshot`), or None."""
+    try:
+        return (root / version / name).read_bytes()
+    except OSError:
         return None
 
 

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
-from . import store_changes, store_schema
+from . import lexical, store_changes, store_schema
 from .article import Article
 from .relations import Fingerprint
 from .sqlite import connect, rows_in, transaction
@@ -34,6 +34,9 @@ class ArticleStore:
         self._lock = threading.RLock()
         with self._lock:
             store_schema.create(self._conn)
+        with self._transaction() as conn:  # the words of articles stored before the word index existed
+            lexical.index_missing(conn)
+        self.words = lexical.WordIndex(self._conn, self._lock)
 
     def close(self) -> None:
         with self._lock:
@@ -67,7 +70,9 @@ class ArticleStore:
             for article, embed_key, fp in zip(articles, embed_keys, fingerprints, strict=True):
                 values = store_schema.upsert_values(article, embed_key, fp, now)
                 row = conn.execute(store_schema.UPSERT, values).fetchone()
-                store_changes.log_vector(conn, row["key"], embed_key)
+                before = lexical.words_by_key(conn, [row["key"]]).get(row["key"], frozenset())
+                after = lexical.put(conn, row["key"], article.headline, article.body)
+                store_changes.log_vector(conn, row["key"], embed_key, " ".join(sorted(before | after)))
 
     def delete(self, article_id: str) -> bool:
         """Remove an article; False when the id is unknown."""
@@ -75,8 +80,10 @@ class ArticleStore:
             row = conn.execute("SELECT key FROM articles WHERE id = ?", (article_id,)).fetchone()
             if row is None:
                 return False
-            store_changes.log_vector(conn, row["key"], None)
+            before = lexical.words_by_key(conn, [row["key"]]).get(row["key"], frozenset())
+            store_changes.log_vector(conn, row["key"], None, " ".join(sorted(before)))
             conn.execute("DELETE FROM articles WHERE key = ?", (row["key"],))
+            lexical.remove(conn, row["key"])
             # Its own pins and its places in other lists go with it: a later article of the same id
             # starts with neither.
             conn.execute("DELETE FROM pins WHERE article_id = ? OR pinned_id = ?", (article_id, article_id))

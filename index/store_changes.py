@@ -30,12 +30,13 @@ class Changes:
     current: dict[int, str | None]  # keys stored, replaced or deleted: their embed_key now (None: deleted)
     display_only: set[int]  # keys whose story or pins changed, and nothing else
     stored_with: set[tuple[int, str]]  # (key, embed_key) of every store in between, the last one included
+    words: dict[int, frozenset[str]]  # every word a changed article held in between (see `lexical`)
 
 
-def log_vector(conn: sqlite3.Connection, key: int, embed_key: str | None) -> None:
-    """Log a change of one article's vector (stored with `embed_key`; None: about to be deleted),
-    and a display change of the articles that pin it."""
-    conn.execute("INSERT INTO changes (key, vector, embed_key) VALUES (?, 1, ?)", (key, embed_key))
+def log_vector(conn: sqlite3.Connection, key: int, embed_key: str | None, words: str) -> None:
+    """Log a change of one article's vector (stored with `embed_key`; None: about to be deleted) and
+    its words before and after, and a display change of the articles that pin it."""
+    conn.execute("INSERT INTO changes (key, vector, embed_key, words) VALUES (?, 1, ?, ?)", (key, embed_key, words))
     conn.execute(_LOG_PINNERS, (key,))
 
 
@@ -58,16 +59,22 @@ def last_seq(conn: sqlite3.Connection) -> int:
 def read_since(conn: sqlite3.Connection, seq: int) -> Changes:
     """The changes after `seq`; run it in one transaction, so that the articles read match the log."""
     last = last_seq(conn)
-    rows = conn.execute("SELECT key, vector, embed_key FROM changes WHERE seq > ? AND seq <= ?", (seq, last)).fetchall()
+    rows = conn.execute("SELECT key, vector, embed_key, words FROM changes WHERE seq > ? AND seq <= ?",
+                        (seq, last)).fetchall()
     flags: dict[int, int] = {}
-    for key, vector, _ in rows:
+    words: dict[int, set[str]] = {}
+    for key, vector, _, held in rows:
         flags[key] = max(flags.get(key, 0), vector)
+        words.setdefault(key, set()).update((held or "").split())
     keys = [key for key, vector in flags.items() if vector]
     current: dict[int, str | None] = dict.fromkeys(keys)
     for row in rows_in(conn, "SELECT key, embed_key FROM articles WHERE key IN ({marks})", keys):
         current[row["key"]] = row["embed_key"]
-    return Changes(last, current, {key for key, vector in flags.items() if not vector},
-                   {(key, ek) for key, vector, ek in rows if vector and ek is not None})
+    display_only = {key for key, vector in flags.items() if not vector}
+    for row in rows_in(conn, "SELECT rowid, terms FROM lexical WHERE rowid IN ({marks})", list(display_only)):
+        words[row[0]].update(row[1].split())
+    return Changes(last, current, display_only, {(key, ek) for key, vector, ek, _ in rows if vector and ek is not None},
+                   {key: frozenset(held) for key, held in words.items()})
 
 
 def forget_before(conn: sqlite3.Connection, seq: int) -> None:

@@ -7,6 +7,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from . import lexical
 from .article import Article
 from .overlap import from_blob, to_blob
 from .relations import Fingerprint
@@ -47,7 +48,8 @@ CREATE TABLE IF NOT EXISTS changes (
     seq    INTEGER PRIMARY KEY AUTOINCREMENT,
     key    INTEGER NOT NULL,
     vector INTEGER NOT NULL DEFAULT 1,               -- 1: stored, replaced or deleted; 0: story or pins only
-    embed_key TEXT                                   -- the vector it was stored with (NULL: deleted, or 0 above)
+    embed_key TEXT,                                  -- the vector it was stored with (NULL: deleted, or 0 above)
+    words  TEXT                                      -- its indexed words before and after (vector changes)
 );
 """
 
@@ -57,7 +59,7 @@ _ADDED_COLUMNS = {
         "headline_hash": "TEXT", "body_hash": "TEXT", "body_shingles": "BLOB", "headline_shingles": "BLOB",
         "story_id": "TEXT", "linked": "INTEGER NOT NULL DEFAULT 1",
     },
-    "changes": {"vector": "INTEGER NOT NULL DEFAULT 1", "embed_key": "TEXT"},
+    "changes": {"vector": "INTEGER NOT NULL DEFAULT 1", "embed_key": "TEXT", "words": "TEXT"},
 }
 _INDEXES = (
     "CREATE INDEX IF NOT EXISTS articles_story ON articles (story_id)",
@@ -104,6 +106,7 @@ class StoredArticle:
 def create(conn: sqlite3.Connection) -> None:
     """Create the tables, or bring those of an older data folder up to date."""
     conn.executescript(SCHEMA)
+    conn.executescript(lexical.SCHEMA)
     for table, added in _ADDED_COLUMNS.items():
         present = {d[0] for d in conn.execute(f"SELECT * FROM {table} LIMIT 0").description}
         for column, kind in added.items():

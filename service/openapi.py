@@ -44,6 +44,8 @@ SIMILAR_PARAMS = [
     _query("exclude", {"type": "string", "pattern": "^[^,]+(,[^,]+)*$"}, "comma-separated ids"),
     _query("since", {"type": "string", "format": "date-time"}), _query("until", {"type": "string", "format": "date-time"}),
     _query("max_age_days", {"type": "number", "minimum": 0}), _query("min_score", {"type": "number", "minimum": -1, "maximum": 1}),
+    _query("min_relatedness", {"type": "number", "minimum": 0, "maximum": 1},
+           "least relatedness shown (default: the model's calibrated floor)"),
     _query("recency_half_life_days", {"type": "number", "minimum": 0}),
     _query("diversity", {"type": "number", "minimum": 0, "maximum": 1}),
 ]
@@ -76,7 +78,8 @@ ITEM = {
     "required": ["id", "headline", "story_id", "score", "relation", "overlap"],
     "properties": {
         "id": {"type": "string"}, "headline": {"type": "string"}, **PUBLIC, "story_id": {"type": "string"},
-        "score": {"type": "number"}, "overlap": {"type": "number", "minimum": 0, "maximum": 1},
+        "score": {"type": "number"}, "relatedness": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
+        "overlap": {"type": "number", "minimum": 0, "maximum": 1},
         "relation": {"type": "string", "enum": ["duplicate", "near_duplicate", "related"]},
         "also": {"type": "array", "items": {"type": "string"}}, "pinned": {"type": "boolean"},
         "shared": {"type": "array", "items": {"type": "string"}}, "why": {"type": "string"},

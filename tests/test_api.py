@@ -41,7 +41,7 @@ def test_single_upsert_and_get(client, few):
 
 
 def test_similar_shape(client, loaded):
-    answer = client.get(f"/v1/articles/{loaded[0]['id']}/similar?k=4").get_json()
+    answer = client.get(f"/v1/articles/{loaded[0]['id']}/similar?k=4&min_relatedness=0").get_json()
     assert answer["article"]["id"] == loaded[0]["id"]
     assert len(answer["items"]) == 4
     for item in answer["items"]:

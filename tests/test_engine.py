@@ -22,7 +22,7 @@ def test_similar_never_returns_the_article_itself(engine, few):
     scores = [item["score"] for item in answer["items"]]
     assert scores == sorted(scores, reverse=True)
     assert {"id", "headline", "url", "source", "published_at", "section", "language", "story_id", "score",
-            "relation", "overlap", "also", "pinned", "shared", "why"} == set(answer["items"][0])
+            "relation", "overlap", "relatedness", "also", "pinned", "shared", "why"} == set(answer["items"][0])
 
 
 def test_k_larger_than_the_corpus_returns_all_others(engine, few):

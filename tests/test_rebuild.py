@@ -38,7 +38,7 @@ def test_readers_see_no_error_and_no_empty_answer_while_versions_swap(tmp_path, 
     def read():
         while not stop.is_set():
             try:
-                items = reader.similar(probe, k=5, duplicates="include")["items"]
+                items = reader.similar(probe, k=5, duplicates="include", min_relatedness=0)["items"]
                 health = reader.health()
                 if not items or health["indexed"] != len(corpus):
                     failures.append((len(items), health["indexed"]))
@@ -76,9 +76,9 @@ def test_writes_during_a_rebuild_are_in_the_new_index(tmp_path, e5, corpus, monk
     fresh.load()
     for view in (engine, other, fresh):
         assert view.health()["indexed"] == 100
-        ids = {i["id"] for i in view.similar(corpus[150]["id"], k=100, duplicates="include")["items"]}
+        ids = {i["id"] for i in view.similar(corpus[150]["id"], k=100, duplicates="include", min_relatedness=0)["items"]}
         assert corpus[3]["id"] not in ids  # nothing resurrected
-    assert fresh.similar(corpus[150]["id"], k=1, duplicates="include")["items"]  # nothing lost
+    assert fresh.similar(corpus[150]["id"], k=1, duplicates="include", min_relatedness=0)["items"]  # nothing lost
 
 
 def command(data_dir, *args, crash_at=None):
@@ -108,7 +108,7 @@ def test_a_rebuild_killed_at_each_stage_harms_nothing(tmp_path, e5, corpus, poin
     health = live.health()
     assert health["articles"] == health["indexed"] == len(corpus)
     assert (health["index_version"] != first.version) is switched
-    assert live.similar(corpus[0]["id"], k=3, duplicates="include")["items"]
+    assert live.similar(corpus[0]["id"], k=3, duplicates="include", min_relatedness=0)["items"]
     code, output = command(data, "rebuild")
     assert code == 0, output
     assert not list((data / "index").glob(".tmp-*"))
@@ -154,7 +154,7 @@ def test_damaged_versions_fall_back_then_to_the_store(tmp_path, e5, corpus):
     from_store = make_engine(tmp_path / "data", e5)
     from_store.load()  # no version loads: the index is built from the store and the cache
     assert from_store.health()["indexed"] == 50
-    assert from_store.similar(corpus[1]["id"], k=2, duplicates="include")["items"]
+    assert from_store.similar(corpus[1]["id"], k=2, duplicates="include", min_relatedness=0)["items"]
     assert make_engine(tmp_path / "data", e5).rebuild().articles == 50  # and the next rebuild repairs it
 
 
@@ -167,7 +167,7 @@ def test_large_corpora_get_an_approximate_index(tmp_path, e5, corpus, monkeypatc
     restarted = make_engine(tmp_path / "data", e5)
     restarted.load()
     assert restarted.health()["index_type"] == "ivf"
-    item = restarted.similar(corpus[5]["id"], k=1, duplicates="include")["items"]
+    item = restarted.similar(corpus[5]["id"], k=1, duplicates="include", min_relatedness=0)["items"]
     assert item and item[0]["id"] != corpus[5]["id"]
 
 

@@ -67,7 +67,7 @@ def server(tmp_path, few):
 def test_real_server_answers_the_api(server, few):
     status, health = call(server + "/healthz")
     assert status == 200 and health["indexed"] == len(few)
-    status, answer = call(f"{server}/v1/articles/{few[0]['id']}/similar?k=3")
+    status, answer = call(f"{server}/v1/articles/{few[0]['id']}/similar?k=3&min_relatedness=0")
     assert status == 200 and len(answer["items"]) == 3
     status, error = call(f"{server}/v1/articles/{few[0]['id']}/similar?k=1000")
     assert status == 400 and error["error"]["field"] == "k"

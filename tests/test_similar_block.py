@@ -1,4 +1,7 @@
-"""The similar-stories block: filters, recency, diversity, pins, why, profiles (real model and index)."""
+"""The similar-stories block: filters, recency, diversity, pins, why, profiles (real model and index).
+
+The mechanics are tested over every candidate (`min_relatedness=0`); what the relatedness floor
+keeps is tested in test_relatedness.py."""
 import json
 
 import numpy as np
@@ -41,28 +44,28 @@ def test_a_selective_filter_still_fills_k(block_engine, in_block):
     late = [n.key for n in everything if n.article.published_at >= since and n.relation.relation == "related"]
     # A k for which one search of the default depth (3k + 20) sees fewer than k matching articles.
     k = next(k for k in range(1, len(late) + 1) if len([n for n in everything[: 3 * k + 20] if n.key in late]) < k)
-    answer = block_engine.similar(in_block, k=k, since=since)
+    answer = block_engine.similar(in_block, min_relatedness=0, k=k, since=since)
     assert len(answer["items"]) == k  # found by searching deeper than the first neighbours
     assert all(i["published_at"] >= since for i in answer["items"])
 
 
 def test_filters_combine(block_engine, in_block, sample_by_id):
-    base = block_engine.similar(in_block, k=10)["items"]
+    base = block_engine.similar(in_block, min_relatedness=0, k=10)["items"]
     excluded = base[0]["id"]
-    answer = block_engine.similar(in_block, k=10, exclude=[excluded], since="2017-02-15", until="2017-03-10",
+    answer = block_engine.similar(in_block, min_relatedness=0, k=10, exclude=[excluded], since="2017-02-15", until="2017-03-10",
                                   exclude_source="Nobody", min_score=0.87)
     assert answer["items"] and excluded not in ids(answer)
     for item in answer["items"]:
         assert "2017-02-15" <= item["published_at"] <= "2017-03-10T00:00:00Z" and item["score"] >= 0.87
-    assert block_engine.similar(in_block, source="Nobody")["items"] == []
-    assert block_engine.similar(in_block, language="en")["items"] == []
-    near = block_engine.similar(in_block, k=10, max_age_days=5)["items"]
+    assert block_engine.similar(in_block, min_relatedness=0, source="Nobody")["items"] == []
+    assert block_engine.similar(in_block, min_relatedness=0, language="en")["items"] == []
+    near = block_engine.similar(in_block, min_relatedness=0, k=10, max_age_days=5)["items"]
     assert near and all(days_between(i["published_at"], "2017-02-01T10:00:00Z") <= 6 for i in near)
 
 
 def test_recency_brings_this_weeks_follow_ups_forward(block_engine, in_block):
-    plain = block_engine.similar(in_block, k=10)["items"]
-    recent = block_engine.similar(in_block, k=10, recency_half_life_days=3)["items"]
+    plain = block_engine.similar(in_block, min_relatedness=0, k=10)["items"]
+    recent = block_engine.similar(in_block, min_relatedness=0, k=10, recency_half_life_days=3)["items"]
     age = lambda items: np.mean([days_between(i["published_at"], "2017-02-01T10:00:00Z") for i in items])
     assert age(recent) < age(plain)
     assert recent[0]["score"] <= plain[0]["score"]
@@ -74,10 +77,10 @@ def test_diversity_spreads_the_list(block_engine, in_block):
         sims = vectors @ vectors.T
         return sims[np.triu_indices(len(items), 1)].mean()
 
-    focused = block_engine.similar(in_block, k=6)["items"]
-    diverse = block_engine.similar(in_block, k=6, diversity=0.7)["items"]
+    focused = block_engine.similar(in_block, min_relatedness=0, k=6)["items"]
+    diverse = block_engine.similar(in_block, min_relatedness=0, k=6, diversity=0.7)["items"]
     assert len(diverse) == 6 and spread(diverse) < spread(focused)
-    assert ids(block_engine.similar(in_block, k=6, diversity=0)) == ids({"items": focused})
+    assert ids(block_engine.similar(in_block, min_relatedness=0, k=6, diversity=0)) == ids({"items": focused})
 
 
 def test_every_item_says_why(block_engine, in_block):
@@ -103,11 +106,11 @@ def loaded(client, sample_rows):
 
 def test_pins_come_first_and_disappear_with_their_article(client, loaded):
     target, pin_a, pin_b = loaded[0]["id"], loaded[15]["id"], loaded[16]["id"]
-    before = client.get(f"/v1/articles/{target}/similar?k=4").get_json()["items"]  # cached until the next write
+    before = client.get(f"/v1/articles/{target}/similar?k=4&min_relatedness=0").get_json()["items"]  # cached until the next write
     assert not any(i["pinned"] for i in before)
     response = post(client, f"/v1/articles/{target}/pins", {"ids": [pin_b, pin_a]}, method="put")
     assert response.get_json() == {"article_id": target, "ids": [pin_b, pin_a]}
-    items = client.get(f"/v1/articles/{target}/similar?k=4").get_json()["items"]
+    items = client.get(f"/v1/articles/{target}/similar?k=4&min_relatedness=0").get_json()["items"]
     assert [i["id"] for i in items[:2]] == [pin_b, pin_a] and items[0]["pinned"] is True
     assert not any(i["pinned"] for i in items[2:]) and len(items) == 4
     assert [i["id"] for i in items].count(pin_a) == 1
@@ -131,8 +134,8 @@ def test_bad_pins_are_400(client, loaded, doc, field):
 
 def test_profile_selects_defaults_and_request_overrides(client, loaded):
     target = loaded[0]["id"]
-    assert len(client.get(f"/v1/articles/{target}/similar?profile=widget").get_json()["items"]) == 6
-    assert len(client.get(f"/v1/articles/{target}/similar?profile=widget&k=2").get_json()["items"]) == 2
+    assert len(client.get(f"/v1/articles/{target}/similar?profile=widget&min_relatedness=0").get_json()["items"]) == 6
+    assert len(client.get(f"/v1/articles/{target}/similar?profile=widget&k=2&min_relatedness=0").get_json()["items"]) == 2
     response = client.get(f"/v1/articles/{target}/similar?profile=homepage")
     assert response.status_code == 400 and response.get_json()["error"]["field"] == "profile"
 
@@ -149,7 +152,8 @@ def test_bad_parameters_answer_400_naming_them(client, loaded, query, field):
 
 def test_draft_takes_the_same_options(client, loaded):
     row = loaded[3]
-    doc = {"headline": row["headline"], "body": row["body"], "k": 3, "section": "sport", "exclude": [loaded[4]["id"]]}
+    doc = {"headline": row["headline"], "body": row["body"], "k": 3, "section": "sport", "exclude": [loaded[4]["id"]],
+           "min_relatedness": 0}
     items = post(client, "/v1/similar", doc).get_json()["items"]
     assert len(items) == 3 and loaded[4]["id"] not in [i["id"] for i in items]
     assert post(client, "/v1/similar", {**doc, "diversity": 3}).get_json()["error"]["field"] == "diversity"

@@ -81,14 +81,14 @@ def test_widget_js_uses_no_eval_nor_html_insertion():
 
 
 def test_similar_answers_carry_etag_and_304(client, loaded):
-    url = f"/v1/articles/{loaded[0]['id']}/similar?k=3"
+    url = f"/v1/articles/{loaded[0]['id']}/similar?k=3&min_relatedness=0"
     first = client.get(url)
     assert first.status_code == 200 and first.headers["Cache-Control"] == "public, max-age=60"
     etag = first.headers["ETag"]
     second = client.get(url, headers={"If-None-Match": etag})
     assert second.status_code == 304 and second.data == b""
     assert second.headers["Access-Control-Allow-Origin"] == "*"
-    other = client.get(f"/v1/articles/{loaded[0]['id']}/similar?k=4")
+    other = client.get(f"/v1/articles/{loaded[0]['id']}/similar?k=4&min_relatedness=0")
     assert other.headers["ETag"] != etag
     assert client.get(url, headers={"If-None-Match": '"stale"'}).status_code == 200
 

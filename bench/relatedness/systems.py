@@ -1,0 +1,46 @@
+"""The systems whose lists are judged: each gives a query article's top `depth` stored ids.
+
+- `product`: GET similar as the engine answers it (`k=depth`, defaults);
+- `e5`: plain cosine of the same vectors, no rules (copies included);
+- `bm25`: plain lexical "more like this" (the query's rarest words, BM25; copies included);
+- `new`: the calibrated ranker (cosine and lexical candidates, ranked by relatedness), with no floor.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from index import lexical
+from index.engine import Engine
+from index.options import SimilarOptions
+
+def product(engine: Engine, query: str, depth: int) -> list[str]:
+    return [item["id"] for item in engine.similar(query, SimilarOptions(k=depth))["items"]]
+
+
+def e5(engine: Engine, query: str, depth: int) -> list[str]:
+    stored = engine.get(query)
+    hits = [key for key, _ in engine.live.search(engine.vector(query), depth + 1) if key != stored.key][:depth]
+    found = engine.store.get_by_keys(hits)
+    return [found[key].article.id for key in hits if key in found]
+
+
+def bm25(engine: Engine, query: str, depth: int) -> list[str]:
+    stored = engine.get(query)
+    frequencies = engine.live.version.frequencies
+    words = lexical.words_of(stored.article.headline, stored.article.body)
+    hits = [key for key, _ in engine.store.words.search(lexical.lexical_query(words, frequencies), depth + 1)
+            if key != stored.key][:depth]
+    found = engine.store.get_by_keys(hits)
+    return [found[key].article.id for key in hits if key in found]
+
+
+def new(engine: Engine, query: str, depth: int) -> list[str]:
+    """The calibrated block with no floor (`min_relatedness=0`): items by relatedness; `score.py`
+    applies floors to it. Relatedness per item in `last_relatedness`."""
+    items = engine.similar(query, SimilarOptions(k=depth, min_relatedness=0.0))["items"]
+    last_relatedness[:] = [item["relatedness"] for item in items]
+    return [item["id"] for item in items]
+
+
+last_relatedness: list[float | None] = []
+SYSTEMS: dict[str, Callable[[Engine, str, int], list[str]]] = {"product": product, "e5": e5, "bm25": bm25, "new": new}

@@ -1,0 +1,50 @@
+"""What the query path needs of each candidate article, read from the store once and kept in memory
+between requests (forgotten when the change log says the article changed)."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from .answers import LruCache
+from .relations import Fingerprint
+from .store import StoredArticle
+
+
+class CandidateRows:
+    """What a candidate needs of a stored article (its metadata, a lead, its fingerprint without the
+    version's boilerplate), by key, kept between requests: the store is read once per article, not
+    once per request. The live index forgets an entry when the change log says its article changed."""
+
+    def __init__(self, size: int) -> None:
+        self._rows = LruCache(size)
+        self._generation = 0  # bumped by every forget: a row read before one is not kept after it
+        self._lock = threading.Lock()
+
+    def get_many(self, keys: Sequence[int], read: Callable[[list[int]], dict[int, Candidate]]) -> dict[int, Candidate]:
+        found = {key: row for key in keys if (row := self._rows.get(key)) is not None}
+        missing = [key for key in keys if key not in found]
+        if missing:
+            with self._lock:
+                generation = self._generation
+            fresh = read(missing)
+            with self._lock:
+                if generation == self._generation:
+                    for key, row in fresh.items():
+                        self._rows.put(key, row)
+            found.update(fresh)
+        return found
+
+    def forget(self, keys: set[int] | None) -> None:
+        """Forget these articles (None: all of them, a new version has other boilerplate)."""
+        with self._lock:
+            self._generation += 1
+            self._rows.discard_if(lambda key: keys is None or key in keys)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    stored: StoredArticle  # with only a lead of its body
+    cleaned: Fingerprint  # without the version's boilerplate shingles
+    words: frozenset[str]  # its indexed words (see `lexical`)
+    headline_words: tuple[str, ...]  # those of its headline

@@ -1,0 +1,150 @@
+"""Lexical neighbours: the stored articles that share an article's rarest words, ranked by BM25.
+
+What Elasticsearch's more_like_this does, over SQLite's FTS5 in the store: each article's words
+(normalised, without Arabic proclitics and function words) are indexed; a query takes its own words
+with the highest tf-idf, the corpus's document frequencies deciding, and asks for articles holding
+any of them. Two stories phrased differently but naming the same people and places meet here even
+when their embeddings are far apart.
+"""
+from __future__ import annotations
+
+import math
+import sqlite3
+from collections import Counter
+import json
+import threading
+import zlib
+from dataclasses import dataclass
+from typing import Sequence
+
+from .normalize import normalize
+from .sqlite import MARKS, rows_in
+from .terms import _TOKEN, STOP_WORDS, match_key
+from .text import lead
+
+LEXICAL_WORDS = 250  # words of the body indexed after the headline
+QUERY_TERMS = 25  # a query's words asked for
+MAX_DOC_SHARE = 0.05  # words in more than this share of the articles are too common to ask for
+
+FREQUENCIES = "frequencies.json.z"  # the file of an index version that holds them
+
+SCHEMA = """
+CREATE VIRTUAL TABLE IF NOT EXISTS lexical USING fts5(terms, tokenize = 'unicode61 remove_diacritics 0');
+CREATE VIRTUAL TABLE IF NOT EXISTS lexical_vocab USING fts5vocab(lexical, 'row');
+"""
+
+
+def words_of(headline: str, body: str) -> list[str]:
+    """An article's indexed words, in order: normalised, without proclitics, function words and
+    single letters."""
+    text = normalize(f"{headline}\n{lead(body, LEXICAL_WORDS)}")
+    words = (match_key(w) for w in _TOKEN.findall(text) if w not in STOP_WORDS)
+    return [w for w in words if len(w) > 1 and w not in STOP_WORDS]
+
+
+@dataclass(frozen=True)
+class LexicalQuery:
+    """The words a query asks for, each with its inverse document frequency."""
+
+    idf: dict[str, float]
+
+    @property
+    def weight(self) -> float:
+        return sum(self.idf.values())
+
+    def shared(self, words: frozenset[str]) -> float:
+        """The share of the query's word weight that a candidate's words hold, in [0, 1]."""
+        total = self.weight
+        return sum(w for t, w in self.idf.items() if t in words) / total if total else 0.0
+
+
+@dataclass(frozen=True)
+class Frequencies:
+    """How many articles held each word when an index version was built, and how many articles
+    there were: fixed for the version, so that every process ranks alike."""
+
+    docs: dict[str, int]
+    total: int
+
+    def to_blob(self) -> bytes:
+        return zlib.compress(json.dumps({"docs": self.docs, "total": self.total}, ensure_ascii=False).encode())
+
+    @classmethod
+    def from_blob(cls, blob: bytes | None) -> "Frequencies | None":
+        if not blob:
+            return None
+        doc = json.loads(zlib.decompress(blob))
+        return cls(doc["docs"], doc["total"])
+
+
+def lexical_query(words: list[str], frequencies: Frequencies) -> LexicalQuery:
+    """The query's QUERY_TERMS words with the highest tf-idf among those at most MAX_DOC_SHARE of
+    the articles hold (a word no article held when the version was built counts as held by one)."""
+    total, counts = max(1, frequencies.total), Counter(words)
+    limit = max(2, MAX_DOC_SHARE * total)
+    docs = {t: max(1, frequencies.docs.get(t, 0)) for t in counts}
+    idf = {t: math.log(1 + (total - d + 0.5) / (d + 0.5)) for t, d in docs.items() if d <= limit}
+    best = sorted(idf, key=lambda t: (-counts[t] * idf[t], t))[:QUERY_TERMS]
+    return LexicalQuery({t: idf[t] for t in best})
+
+
+class WordIndex:
+    """The store's word index, read on the store's connection (its writes go with the article's)."""
+
+    def __init__(self, conn: sqlite3.Connection, lock: threading.RLock) -> None:
+        self._conn, self._lock = conn, lock
+
+    def search(self, query: LexicalQuery, depth: int) -> list[tuple[int, float]]:
+        """(key, BM25 score) of the `depth` articles best matching the query's words, best first."""
+        with self._lock:
+            return search(self._conn, query, depth)
+
+    def words(self, keys: Sequence[int]) -> dict[int, frozenset[str]]:
+        """The indexed words of these articles."""
+        with self._lock:
+            return words_by_key(self._conn, list(keys))
+
+    def frequencies(self) -> Frequencies:
+        """How many articles hold each indexed word now."""
+        with self._lock:
+            return document_frequencies(self._conn)
+
+
+def search(conn: sqlite3.Connection, query: LexicalQuery, depth: int) -> list[tuple[int, float]]:
+    """(key, BM25 score) of the `depth` best articles holding any of the query's words, best first."""
+    if not query.idf:
+        return []
+    match = " OR ".join(f'"{t}"' for t in query.idf)
+    rows = conn.execute("SELECT rowid, -bm25(lexical) FROM lexical WHERE lexical MATCH ? ORDER BY rank LIMIT ?",
+                        (match, depth))
+    return [(int(key), float(score)) for key, score in rows]
+
+
+def document_frequencies(conn: sqlite3.Connection) -> Frequencies:
+    """How many articles hold each word now."""
+    docs = dict(conn.execute("SELECT term, doc FROM lexical_vocab"))
+    return Frequencies(docs, conn.execute("SELECT count(*) FROM lexical").fetchone()[0])
+
+
+def words_by_key(conn: sqlite3.Connection, keys: list[int]) -> dict[int, frozenset[str]]:
+    """The indexed words of stored articles."""
+    return {row[0]: frozenset(row[1].split()) for row in rows_in(conn, f"SELECT rowid, terms FROM lexical WHERE rowid IN ({MARKS})", keys)}
+
+
+def put(conn: sqlite3.Connection, key: int, headline: str, body: str) -> frozenset[str]:
+    """Index an article's words under its key (replacing what the key held); returns them."""
+    words = words_of(headline, body)
+    conn.execute("DELETE FROM lexical WHERE rowid = ?", (key,))
+    conn.execute("INSERT INTO lexical (rowid, terms) VALUES (?, ?)", (key, " ".join(words)))
+    return frozenset(words)
+
+
+def index_missing(conn: sqlite3.Connection) -> None:
+    """Index the words of every stored article the word index lacks (a data folder made before it)."""
+    for row in conn.execute("SELECT key, headline, body FROM articles WHERE key NOT IN (SELECT rowid FROM lexical)"
+                            ).fetchall():
+        put(conn, row[0], row[1], row[2])
+
+
+def remove(conn: sqlite3.Connection, key: int) -> None:
+    conn.execute("DELETE FROM lexical WHERE rowid = ?", (key,))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from .answers import LruCache
+from .lexical import LexicalQuery
 from .relations import Fingerprint
 from .store import StoredArticle
 
@@ -47,4 +48,4 @@ class Candidate:
     stored: StoredArticle  # with only a lead of its body
     cleaned: Fingerprint  # without the version's boilerplate shingles
     words: frozenset[str]  # its indexed words (see `lexical`)
-    headline_words: tuple[str, ...]  # those of its headline
+    headline: LexicalQuery  # the rarest words of its headline, weighted (with the version's frequencies)

@@ -23,7 +23,8 @@ from .terms import _TOKEN, STOP_WORDS, match_key
 from .text import lead
 
 LEXICAL_WORDS = 250  # words of the body indexed after the headline
-QUERY_TERMS = 25  # a query's words asked for
+QUERY_TERMS = 25  # a query's words weighed (the evidence of every candidate)
+SEARCH_TERMS = 10  # the first of them searched for (rare words have short lists: the search stays fast)
 MAX_DOC_SHARE = 0.05  # words in more than this share of the articles are too common to ask for
 
 FREQUENCIES = "frequencies.json.z"  # the file of an index version that holds them
@@ -47,15 +48,16 @@ class LexicalQuery:
     """The words a query asks for, each with its inverse document frequency."""
 
     idf: dict[str, float]
+    weight: float = 0.0  # the sum of the idf
 
     @property
-    def weight(self) -> float:
-        return sum(self.idf.values())
+    def searched(self) -> list[str]:
+        """The words the word index is searched for: the query's best by tf-idf."""
+        return list(self.idf)[:SEARCH_TERMS]
 
-    def shared(self, words: frozenset[str]) -> float:
+    def shared(self, words: frozenset[str] | set[str]) -> float:
         """The share of the query's word weight that a candidate's words hold, in [0, 1]."""
-        total = self.weight
-        return sum(w for t, w in self.idf.items() if t in words) / total if total else 0.0
+        return sum(w for t, w in self.idf.items() if t in words) / self.weight if self.weight else 0.0
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ def lexical_query(words: list[str], frequencies: Frequencies) -> LexicalQuery:
     docs = {t: max(1, frequencies.docs.get(t, 0)) for t in counts}
     idf = {t: math.log(1 + (total - d + 0.5) / (d + 0.5)) for t, d in docs.items() if d <= limit}
     best = sorted(idf, key=lambda t: (-counts[t] * idf[t], t))[:QUERY_TERMS]
-    return LexicalQuery({t: idf[t] for t in best})
+    return LexicalQuery({t: idf[t] for t in best}, sum(idf[t] for t in best))
 
 
 class WordIndex:
@@ -114,7 +116,7 @@ def search(conn: sqlite3.Connection, query: LexicalQuery, depth: int) -> list[tu
     """(key, BM25 score) of the `depth` best articles holding any of the query's words, best first."""
     if not query.idf:
         return []
-    match = " OR ".join(f'"{t}"' for t in query.idf)
+    match = " OR ".join(f'"{t}"' for t in query.searched)
     rows = conn.execute("SELECT rowid, -bm25(lexical) FROM lexical WHERE lexical MATCH ? ORDER BY rank LIMIT ?",
                         (match, depth))
     return [(int(key), float(score)) for key, score in rows]

@@ -26,6 +26,7 @@ WHY_LEAD_WORDS = 60
 NEIGHBOUR_BODY_CHARS = 1500  # a lead is all a neighbour needs of its body (for the why)
 CANDIDATE_ROWS = 20_000  # candidates kept in memory per process (about 5 KB each)
 LEXICAL_DEPTH = 30  # candidates sharing the query's rarest words, beside the nearest by cosine
+CALIBRATED_DEPTH = 2000  # the deepest a filtered request searches when relatedness decides
 
 
 @dataclass(frozen=True)
@@ -144,8 +145,9 @@ class SimilarSearch:
     def _read_candidates(self, keys: list[int]) -> dict[int, Candidate]:
         common = self.live.version.common
         words = self.store.words.words(keys)
+        frequencies = self.live.version.frequencies
         return {key: Candidate(s, without_common(s.fingerprint, common), words.get(key, frozenset()),
-                               tuple(lexical.words_of(s.article.headline, "")))
+                               lexical.lexical_query(lexical.words_of(s.article.headline, ""), frequencies))
                 for key, s in self.store.get_by_keys(keys, body_chars=NEIGHBOUR_BODY_CHARS).items()
                 if s.fingerprint is not None}
 
@@ -163,7 +165,7 @@ class SimilarSearch:
             if key not in near and key != query.key and vector is not None:
                 hits.append((key, float(query.vector @ vector)))
         found = self._related(query, hits)
-        reach = Reach(deepest, frozenset(asked.idf), self.calibration.cosine_gate)
+        reach = Reach(deepest, frozenset(asked.searched), self.calibration.cosine_gate)
         if not found:
             return found, reach
         scores = self.calibration.relatedness(self._evidence(query, found, asked))
@@ -183,13 +185,12 @@ class SimilarSearch:
         # A candidate deleted since it was found has no row any more: it counts as sharing no word.
         rows = self.rows.get_many([n.key for n in found], self._read_candidates)
         words = [rows[n.key].words if n.key in rows else frozenset() for n in found]
-        headlines = [rows[n.key].headline_words if n.key in rows else () for n in found]
-        frequencies = self.live.version.frequencies
-        headline = lexical.lexical_query(list(query.headline_words), frequencies)
+        headlines = [rows[n.key].headline if n.key in rows else lexical.LexicalQuery({}) for n in found]
+        headline = lexical.lexical_query(list(query.headline_words), self.live.version.frequencies)
         held = frozenset(query.words)
         return evidence(np.array([n.score for n in found]), np.array([asked.shared(w) for w in words]),
                         np.array([headline.shared(w) for w in words]),
-                        np.array([lexical.lexical_query(list(h), frequencies).shared(held) for h in headlines]),
+                        np.array([h.shared(held) for h in headlines]),
                         [days_between(query.published_at, n.article.published_at) for n in found],
                         [same_section(query.section, n.article.section) for n in found])
 
@@ -245,10 +246,13 @@ class SimilarSearch:
             found, reach = self.candidates(query, depth)
             kept = [n for n in found if n.article.id not in skip and passes(n, options, query, least)]
             groups = grouped(sorted(kept, key=lambda n: -rank_score(n, options, query)), options, query)
-            # Hits come best first: once the deepest is under the floor, no deeper one can pass. When
-            # calibrated, deeper hits only matter to filters: the rest score too low to be related.
-            if (len(groups) >= wanted or depth >= size or reach.threshold < floor
-                    or (self.calibration and not filters_candidates(options))):
+            # Hits come best first: once the deepest is under the floor, no deeper one can pass.
+            if len(groups) >= wanted or depth >= size or reach.threshold < floor:
+                return groups, reach
+            # Calibrated, a deeper (lower cosine) hit is seldom related: search deeper only while the
+            # filters leave out related candidates, and not past CALIBRATED_DEPTH.
+            if self.calibration and (depth >= CALIBRATED_DEPTH or not filters_candidates(options) or len(kept) == sum(
+                    n.article.id not in skip and passes(n, SimilarOptions(), query, least) for n in found)):
                 return groups, reach
             depth = min(size, depth * 4)
 

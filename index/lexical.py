@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 import sqlite3
 from collections import Counter
+import functools
+import hashlib
 import json
 import threading
 import zlib
@@ -25,6 +27,7 @@ from .text import lead
 LEXICAL_WORDS = 250  # words of the body indexed after the headline
 QUERY_TERMS = 25  # a query's words weighed (the evidence of every candidate)
 SEARCH_TERMS = 10  # the first of them searched for (rare words have short lists: the search stays fast)
+MAX_SEARCHED_DOCS = 300  # a word more articles hold is weighed, not searched for
 MAX_DOC_SHARE = 0.05  # words in more than this share of the articles are too common to ask for
 
 FREQUENCIES = "frequencies.json.z"  # the file of an index version that holds them
@@ -50,23 +53,25 @@ class LexicalQuery:
     idf: dict[str, float]
     weight: float = 0.0  # the sum of the idf
 
-    @property
-    def searched(self) -> list[str]:
-        """The words the word index is searched for: the query's best by tf-idf."""
-        return list(self.idf)[:SEARCH_TERMS]
+    searched: tuple[str, ...] = ()  # the words the word index is searched for
 
     def shared(self, words: frozenset[str] | set[str]) -> float:
         """The share of the query's word weight that a candidate's words hold, in [0, 1]."""
         return sum(w for t, w in self.idf.items() if t in words) / self.weight if self.weight else 0.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Frequencies:
     """How many articles held each word when an index version was built, and how many articles
     there were: fixed for the version, so that every process ranks alike."""
 
     docs: dict[str, int]
     total: int
+
+    @functools.cached_property
+    def digest(self) -> str:
+        """A short name of these frequencies: answers ranked with others are not shared."""
+        return hashlib.sha256(self.to_blob()).hexdigest()[:12]
 
     def to_blob(self) -> bytes:
         return zlib.compress(json.dumps({"docs": self.docs, "total": self.total}, ensure_ascii=False).encode())
@@ -87,7 +92,8 @@ def lexical_query(words: list[str], frequencies: Frequencies) -> LexicalQuery:
     docs = {t: max(1, frequencies.docs.get(t, 0)) for t in counts}
     idf = {t: math.log(1 + (total - d + 0.5) / (d + 0.5)) for t, d in docs.items() if d <= limit}
     best = sorted(idf, key=lambda t: (-counts[t] * idf[t], t))[:QUERY_TERMS]
-    return LexicalQuery({t: idf[t] for t in best}, sum(idf[t] for t in best))
+    searched = tuple([t for t in best if docs[t] <= MAX_SEARCHED_DOCS][:SEARCH_TERMS])
+    return LexicalQuery({t: idf[t] for t in best}, sum(idf[t] for t in best), searched)
 
 
 class WordIndex:
@@ -114,7 +120,7 @@ class WordIndex:
 
 def search(conn: sqlite3.Connection, query: LexicalQuery, depth: int) -> list[tuple[int, float]]:
     """(key, BM25 score) of the `depth` best articles holding any of the query's words, best first."""
-    if not query.idf:
+    if not query.searched:
         return []
     match = " OR ".join(f'"{t}"' for t in query.searched)
     rows = conn.execute("SELECT rowid, -bm25(lexical) FROM lexical WHERE lexical MATCH ? ORDER BY rank LIMIT ?",
@@ -124,7 +130,7 @@ def search(conn: sqlite3.Connection, query: LexicalQuery, depth: int) -> list[tu
 
 def document_frequencies(conn: sqlite3.Connection) -> Frequencies:
     """How many articles hold each word now."""
-    docs = dict(conn.execute("SELECT term, doc FROM lexical_vocab"))
+    docs = dict(conn.execute("SELECT term, doc FROM lexical_vocab WHERE doc >= 2"))  # a missing word counts as 1
     return Frequencies(docs, conn.execute("SELECT count(*) FROM lexical").fetchone()[0])
 
 
@@ -141,11 +147,16 @@ def put(conn: sqlite3.Connection, key: int, headline: str, body: str) -> frozens
     return frozenset(words)
 
 
-def index_missing(conn: sqlite3.Connection) -> None:
-    """Index the words of every stored article the word index lacks (a data folder made before it)."""
-    for row in conn.execute("SELECT key, headline, body FROM articles WHERE key NOT IN (SELECT rowid FROM lexical)"
-                            ).fetchall():
+MISSING = "SELECT key, headline, body FROM articles WHERE key NOT IN (SELECT rowid FROM lexical) LIMIT ?"
+
+
+def index_missing(conn: sqlite3.Connection, batch: int) -> int:
+    """Index the words of up to `batch` stored articles the word index lacks (a data folder made
+    before it); returns how many."""
+    rows = conn.execute(MISSING, (batch,)).fetchall()
+    for row in rows:
         put(conn, row[0], row[1], row[2])
+    return len(rows)
 
 
 def remove(conn: sqlite3.Connection, key: int) -> None:

@@ -11,7 +11,7 @@ import logging
 import os
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -182,6 +182,12 @@ class LiveIndex:
 
     def _catch_up(self) -> None:
         self._index, self._seq, touched = self._caught_up(self._index, self._seq, self.version.replayed, self._rw)
+        # An index built in memory (no version: its answers stay in this process) counts its words
+        # again once the store has grown a tenth since: every word would look rare in a store that
+        # was empty when it loaded.
+        if self.version.meta is None and len(self) > 1.1 * self.version.frequencies.total + 10:
+            self.version = replace(self.version, frequencies=self.store.words.frequencies())
+            touched = None
         self._tell(touched)
 
     def _tell(self, keys: set[int] | None) -> None:

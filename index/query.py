@@ -17,7 +17,7 @@ from .live_index import LiveIndex
 from .options import SimilarOptions
 from .ranking import days_between, mmr
 from .relatedness import Calibration, evidence, same_section
-from .relations import Fingerprint, Relation, fingerprint, relate, without_common
+from .relations import DUPLICATES, Fingerprint, Relation, fingerprint, relate, without_common
 from .store import StoredArticle
 from .selection import filters_candidates, grouped, passes, rank_score
 from .text import lead
@@ -165,13 +165,17 @@ class SimilarSearch:
             if key not in near and key != query.key and vector is not None:
                 hits.append((key, float(query.vector @ vector)))
         found = self._related(query, hits)
-        reach = Reach(deepest, frozenset(asked.searched), self.calibration.cosine_gate)
+        # A write holding a searched word may enter (or push out) a lexical candidate whatever its cosine.
+        reach = Reach(deepest, frozenset(asked.searched), -math.inf)
         if not found:
             return found, reach
         scores = self.calibration.relatedness(self._evidence(query, found, asked))
-        gate, same = self.calibration.cosine_gate, self.calibration.same_event
-        return [Neighbour(n.stored, n.relation, float(p) if n.score >= gate else 0.0, bool(p >= same))
-                for n, p in zip(found, scores)], reach
+        # Text reuse is the same story (judges said so of every copy); under the gate, nothing is related.
+        copies = np.array([n.relation.relation in DUPLICATES for n in found])
+        gated = np.array([n.score >= self.calibration.cosine_gate for n in found])
+        scores = np.where(copies, 1.0, np.where(gated, scores, 0.0))
+        same = self.calibration.same_event
+        return [Neighbour(n.stored, n.relation, float(p), bool(p >= same)) for n, p in zip(found, scores)], reach
 
     def evidence_for(self, query: Query, keys: list[int]) -> np.ndarray:
         """The evidence rows (see `relatedness.FEATURES`) of these stored articles as candidates of the

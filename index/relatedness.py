@@ -15,6 +15,7 @@ without one is uncalibrated: candidates are ranked by cosine and its related flo
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -30,7 +31,7 @@ FEATURES = ("cosine", "shared_words", "query_headline_words", "candidate_headlin
 UNKNOWN_DAYS = 30.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Calibration:
     """A fitted model of relatedness for one embedder, and the floor an item must reach."""
 
@@ -49,7 +50,8 @@ class Calibration:
         z = ((evidence - self.mean) / self.scale) @ self.weights + self.bias
         return 1.0 / (1.0 + np.exp(-z))
 
-    def fingerprint(self) -> str:
+    @functools.cached_property
+    def digest(self) -> str:
         """A short name of this calibration: answers ranked under another are not served."""
         return hashlib.sha256(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()[:12]
 

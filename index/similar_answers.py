@@ -32,10 +32,12 @@ class SimilarAnswers:
     def version(self) -> str:
         """What answers are filed under: the index version, the floor and the answer format ("memory"
         for an index built in memory, whose answers this process keeps to itself)."""
-        name = self.search.live.version.name
+        version = self.search.live.version
+        if version.name is None:
+            return "memory"
         calibration = self.search.calibration
-        rule = calibration.fingerprint() if calibration else f"{self.search.related_floor:g}"
-        return f"{name}@{rule}#{ANSWERS_FORMAT}" if name else "memory"
+        rule = f"{calibration.digest}/{version.frequencies.digest}" if calibration else f"{self.search.related_floor:g}"
+        return f"{version.name}@{rule}#{ANSWERS_FORMAT}"
 
     def answer(self, article_id: str, options: SimilarOptions) -> tuple[dict[str, Any], str]:
         """The answer for a stored article, and where it came from: "memory" (this process's),

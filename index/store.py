@@ -34,8 +34,10 @@ class ArticleStore:
         self._lock = threading.RLock()
         with self._lock:
             store_schema.create(self._conn)
-        with self._transaction() as conn:  # the words of articles stored before the word index existed
-            lexical.index_missing(conn)
+        while True:  # the words of articles stored before the word index existed, 500 a transaction
+            with self._transaction() as conn:
+                if lexical.index_missing(conn, 500) < 500:
+                    break
         self.words = lexical.WordIndex(self._conn, self._lock)
 
     def close(self) -> None:

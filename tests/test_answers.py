@@ -222,3 +222,48 @@ def test_a_smaller_k_is_served_by_slicing_a_shared_answer(tmp_path, e5, sport):
     engine.upsert([validate_article({**sport[4], "id": "copy-of-4"})])
     answer, source = engine.answer(query, five)
     assert source == "computed" and answer == fresh(engine, query, five)
+
+
+class VectorsByHeadline:
+    """A fake embedder (this test is about the cache rule, not the model): each headline's vector is
+    set by the test, so cosines are exactly what the scenario needs."""
+
+    name, dim = "e5-small-q4", 64
+
+    def __init__(self) -> None:
+        self.vectors: dict[str, np.ndarray] = {}
+
+    def at(self, cosine: float, axis: int) -> np.ndarray:
+        v = np.zeros(self.dim, dtype=np.float32)
+        v[0], v[axis] = cosine, np.sqrt(1 - cosine * cosine)
+        return v
+
+    def fit(self, text: str) -> str:
+        return text
+
+    def encode(self, texts, progress=None) -> np.ndarray:
+        return np.stack([self.vectors[t.split("\n")[0]] for t in texts])
+
+
+def test_a_write_holding_a_searched_word_makes_the_answer_stale_at_any_cosine(tmp_path):
+    """A lexical candidate can enter (or push another out of) the word search's top matches whatever
+    its cosine: a write holding one of the words an answer searched for makes it stale."""
+    fake = VectorsByHeadline()
+
+    def article(article_id: str, headline: str, body: str, cosine: float, axis: int):
+        fake.vectors[headline] = fake.at(cosine, axis)
+        return validate_article({"id": article_id, "headline": headline, "body": body})
+
+    engine = Engine(tmp_path / "data", embedder=fake, embedding_cache=tmp_path / "cache.sqlite")
+    rows = [article("Q", "zorblax quintar", "qbodyalpha", 1.0, 1)]
+    rows += [article(f"F{i}", f"filler{i} headline", f"fillerbody{i}", 0.95, 2 + i % 20) for i in range(25)]
+    rows.append(article("L", "zorblax quintar lstar", " ".join(f"lword{i}" for i in range(200)), 0.90, 30))
+    rows += [article(f"D{j}", f"zorblax quintar decoy{j}", f"dbody{j}", 0.0, 40) for j in range(29)]
+    rows += [article(f"P{i}", f"pad{i} text", f"padbody{i}", 0.1, 50) for i in range(650)]  # zorblax: rare
+    engine.upsert(rows)
+    engine.rebuild()
+    options = SimilarOptions(k=5, min_relatedness=0)
+    engine.answer("Q", options)
+    engine.upsert([article("K", "zorblax zorblax quintar quintar", "kbody", 0.0, 41)])  # cosine 0 with Q
+    served, source = engine.answer("Q", options)
+    assert source == "computed" and served == engine.fresh_answer("Q", options)

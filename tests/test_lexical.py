@@ -45,7 +45,7 @@ def test_the_word_index_follows_updates_and_deletes_and_the_change_log_keeps_wor
         Article(id="k2", headline="كاراباخ اليوم", body=""))
     counted = store.words.frequencies()
     assert counted.docs["كاراباخ"] == 2 and counted.total == 32
-    assert lexical.Frequencies.from_blob(counted.to_blob()) == counted
+    assert lexical.Frequencies.from_blob(counted.to_blob()).digest == counted.digest
     seq = store.last_change()
     put(store, Article(id="k1", headline="مباراة كرة القدم", body=""))  # rewritten: its words change
     assert neighbours(store, "كاراباخ الكرملين") == ["k2"]

@@ -30,7 +30,8 @@
       const title = el(href ? "a" : "span", item.headline);
       if (href) { title.href = href; title.target = "_blank"; title.rel = "noopener"; }
       li.append(title, el("span", item.relation, "badge " + item.relation));
-      li.append(el("div", [item.score.toFixed(3), item.source, item.section, (item.published_at || "").slice(0, 10)]
+      const relatedness = item.relatedness === null || item.relatedness === undefined ? null : "relatedness " + item.relatedness.toFixed(2);
+      li.append(el("div", [relatedness, "score " + item.score.toFixed(3), item.source, item.section, (item.published_at || "").slice(0, 10)]
         .filter(Boolean).join(" · "), "muted"));
       list.append(li);
     }

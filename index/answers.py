@@ -6,8 +6,8 @@ words it searched the word index for (see `lexical`). A later change to article 
 when K is the query article itself, or when one of K's vectors (before the change, any it was stored
 with since, after) scores at least the threshold against the query, or when K held (before or
 after) one of the searched words: otherwise K was not among the answer's candidates and still is
-not. (The word search ranks by FTS5's BM25, whose corpus statistics every write moves a little: a
-write holding none of the words can, rarely, reorder the matches at the cut.) Story and pin changes are logged with the same key (see `ArticleStore`), and an
+not. (The word search weighs words by the version's idf: an article's place among its matches
+depends on that article's words alone.) Story and pin changes are logged with the same key (see `ArticleStore`), and an
 article's change also logs the articles that pin it. Every process replays the store's change log
 (`ChangeLog`), so each one knows which answers are still current, its own and those other
 processes wrote to the shared file (`AnswerCache`).

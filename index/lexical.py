@@ -1,10 +1,10 @@
-"""Lexical neighbours: the stored articles that share an article's rarest words, ranked by BM25.
+"""Lexical neighbours: the stored articles that share an article's rarest words.
 
 What Elasticsearch's more_like_this does, over SQLite's FTS5 in the store: each article's words
 (normalised, without Arabic proclitics and function words) are indexed; a query takes its own words
-with the highest tf-idf, the corpus's document frequencies deciding, and asks for articles holding
-any of them. Two stories phrased differently but naming the same people and places meet here even
-when their embeddings are far apart.
+with the highest tf-idf, the corpus's document frequencies deciding, and asks for the articles
+holding the most of them (each weighing its idf). Two stories phrased differently but naming the
+same people and places meet here even when their embeddings are far apart.
 """
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ class LexicalQuery:
 
     def shared(self, words: frozenset[str] | set[str]) -> float:
         """The share of the query's word weight that a candidate's words hold, in [0, 1]."""
-        return sum(w for t, w in self.idf.items() if t in words) / self.weight if self.weight else 0.0
+        return sum(self.idf[t] for t in sorted(self.idf.keys() & words)) / self.weight if self.weight else 0.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -103,7 +103,7 @@ class WordIndex:
         self._conn, self._lock = conn, lock
 
     def search(self, query: LexicalQuery, depth: int) -> list[tuple[int, float]]:
-        """(key, BM25 score) of the `depth` articles best matching the query's words, best first."""
+        """(key, weight) of the `depth` articles best matching the query's words (see `search`)."""
         with self._lock:
             return search(self._conn, query, depth)
 
@@ -119,13 +119,14 @@ class WordIndex:
 
 
 def search(conn: sqlite3.Connection, query: LexicalQuery, depth: int) -> list[tuple[int, float]]:
-    """(key, BM25 score) of the `depth` best articles holding any of the query's words, best first."""
-    if not query.searched:
-        return []
-    match = " OR ".join(f'"{t}"' for t in query.searched)
-    rows = conn.execute("SELECT rowid, -bm25(lexical) FROM lexical WHERE lexical MATCH ? ORDER BY rank LIMIT ?",
-                        (match, depth))
-    return [(int(key), float(score)) for key, score in rows]
+    """(key, weight) of the `depth` articles holding most of the query's searched words, each word
+    weighing its idf, best first (ties: the older key). The weights are the version's, so whether an
+    article is among them depends on its own words only: what the answer cache's rule needs."""
+    held: Counter[int] = Counter()
+    for word in query.searched:
+        for (key,) in conn.execute("SELECT rowid FROM lexical WHERE lexical MATCH ?", (f'"{word}"',)):
+            held[key] += query.idf[word]
+    return sorted(held.items(), key=lambda hit: (-hit[1], hit[0]))[:depth]
 
 
 def document_frequencies(conn: sqlite3.Connection) -> Frequencies:

@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+import sqlite3
 from typing import Callable
 
 from index import lexical
@@ -25,11 +26,16 @@ def e5(engine: Engine, query: str, depth: int) -> list[str]:
 
 
 def bm25(engine: Engine, query: str, depth: int) -> list[str]:
+    """FTS5's BM25 over the query's 25 best words by tf-idf (ORed), as Elasticsearch's more_like_this."""
     stored = engine.get(query)
-    frequencies = engine.live.version.frequencies
-    words = lexical.words_of(stored.article.headline, stored.article.body)
-    hits = [key for key, _ in engine.store.words.search(lexical.lexical_query(words, frequencies), depth + 1)
-            if key != stored.key][:depth]
+    asked = lexical.lexical_query(lexical.words_of(stored.article.headline, stored.article.body),
+                                  engine.live.version.frequencies)
+    if not asked.idf:
+        return []
+    with sqlite3.connect(f"file:{engine.data_dir / 'articles.sqlite'}?mode=ro", uri=True) as conn:
+        rows = conn.execute("SELECT rowid FROM lexical WHERE lexical MATCH ? ORDER BY rank LIMIT ?",
+                            (" OR ".join(f'"{t}"' for t in asked.idf), depth + 1)).fetchall()
+    hits = [key for (key,) in rows if key != stored.key][:depth]
     found = engine.store.get_by_keys(hits)
     return [found[key].article.id for key in hits if key in found]
 

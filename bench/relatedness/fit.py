@@ -6,6 +6,9 @@ query path computes. A pair counts as related when judged 1 or 2. The floor show
 is chosen by `score.py --choose` on the fit half's blocks, then written here with `--floor`.
 
     python bench/relatedness/fit.py [--snn 3000] [--floor F]
+
+The calibration in the repository was fitted with `--snn 3000` (the corpus its judged pairs were
+first pooled from): evidence depends on the corpus's document frequencies.
 """
 from __future__ import annotations
 

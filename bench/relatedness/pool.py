@@ -5,7 +5,11 @@ Queries: per corpus, `--queries` articles at random (fixed seed) with a body of 
 a tenth of them chosen among the most isolated (lowest nearest-neighbour cosine: rare topics, with
 perhaps nothing related). Half of the queries fit, half test (by a hash of the id).
 
-    python bench/relatedness/pool.py --systems product e5 bm25 [--snn 3000] [--queries 40]
+    python bench/relatedness/pool.py --systems product e5 bm25 [--snn 11384] [--queries 40]
+
+The SaudiNewsNet queries were picked among the first 3,000 articles, and first pooled there; the
+pool now holds their lists over the first 11,384 (`--snn 11384`), where version 1's lists came from
+the code of that version (commit 6b9ee31) over the same articles.
 
 Writes bench/relatedness/pool.jsonl (each query's lists, per system; merged with earlier runs) and
 /tmp/judge/batch-*.jsonl (the new pairs). `score.py` reads both with judgements.jsonl.
@@ -59,7 +63,8 @@ def judge_text(row: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--systems", nargs="+", default=["product", "e5", "bm25"], choices=sorted(SYSTEMS))
-    parser.add_argument("--snn", type=int, default=3000, help="the first N SaudiNewsNet articles")
+    parser.add_argument("--snn", type=int, default=11384,
+                        help="the first N SaudiNewsNet articles (11,384: the crawl's first six days)")
     parser.add_argument("--queries", type=int, default=40, help="queries per corpus")
     parser.add_argument("--work", type=Path, default=Path("/tmp/relatedness"), help="data folders, embedding cache")
     parser.add_argument("--cache", type=Path, help="embedding cache (default: in --work)")

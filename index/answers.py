@@ -48,7 +48,6 @@ CREATE TABLE IF NOT EXISTS answers_v2 (
     threshold REAL NOT NULL,
     seq       INTEGER NOT NULL,  -- the change-log position it is current at
     asked     TEXT NOT NULL,     -- the words it asked for, space-separated
-    gate      REAL NOT NULL,
     body      BLOB NOT NULL,     -- the answer, JSON compressed with zlib (about a third of the size)
     PRIMARY KEY (version, article, options)
 );
@@ -63,8 +62,7 @@ class Answer:
     key: int  # the query article's key
     threshold: float  # the lowest score among the candidates; -inf when they were every article
     seq: int  # the answer holds every change up to this position of the change log
-    asked: frozenset[str] = frozenset()  # the words its lexical candidates were asked for
-    gate: float = float("inf")  # the least cosine of a lexical candidate
+    asked: frozenset[str] = frozenset()  # the words it searched the word index for
 
 
 class ChangeLog:
@@ -143,11 +141,9 @@ class ChangeLog:
         if start < count:
             if (keys[start:count] == answer.key).any():
                 return False
-            scores = vectors[start:count] @ vector
-            if (scores >= answer.threshold - 1e-6).any():
+            if (vectors[start:count] @ vector >= answer.threshold - 1e-6).any():
                 return False
-            if answer.asked and any(not answer.asked.isdisjoint(words[start + i])
-                                    for i in np.flatnonzero(scores >= answer.gate - 1e-6)):
+            if answer.asked and any(not answer.asked.isdisjoint(held) for held in words[start:count]):
                 return False
             answer.seq = max(answer.seq, int(seqs[count - 1]))
         return True
@@ -217,7 +213,7 @@ class AnswerCache:
         try:
             with self._file_lock:
                 row = self._conn.execute(
-                    "SELECT key, threshold, seq, asked, gate, body FROM answers_v2 "
+                    "SELECT key, threshold, seq, asked, body FROM answers_v2 "
                     "WHERE version = ? AND article = ? AND options = ?", key
                 ).fetchone()
         except sqlite3.Error as exc:  # busy past FILE_WAIT_MS, or damaged: compute the answer instead
@@ -226,7 +222,7 @@ class AnswerCache:
         if row is None:
             return None, ""
         answer = Answer(json.loads(zlib.decompress(row["body"])), row["key"], row["threshold"], row["seq"],
-                        frozenset(row["asked"].split()), row["gate"])
+                        frozenset(row["asked"].split()))
         self._memory.put(key, answer)
         return answer, "shared"
 
@@ -239,9 +235,9 @@ class AnswerCache:
         try:
             with self._file_lock:
                 self._conn.execute(
-                    "INSERT OR REPLACE INTO answers_v2 (version, article, options, key, threshold, seq, asked, gate, body) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (*key, answer.key, answer.threshold, answer.seq, " ".join(sorted(answer.asked)), answer.gate, body))
+                    "INSERT OR REPLACE INTO answers_v2 (version, article, options, key, threshold, seq, asked, body) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (*key, answer.key, answer.threshold, answer.seq, " ".join(sorted(answer.asked)), body))
         except sqlite3.Error as exc:  # the answer is still served, and kept in memory
             log.warning("answer not filed: %s", exc)
 

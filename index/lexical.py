@@ -8,14 +8,14 @@ same people and places meet here even when their embeddings are far apart.
 """
 from __future__ import annotations
 
-import math
-import sqlite3
-from collections import Counter
 import functools
 import hashlib
 import json
+import math
+import sqlite3
 import threading
 import zlib
+from collections import Counter
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -52,7 +52,6 @@ class LexicalQuery:
 
     idf: dict[str, float]
     weight: float = 0.0  # the sum of the idf
-
     searched: tuple[str, ...] = ()  # the words the word index is searched for
 
     def shared(self, words: frozenset[str] | set[str]) -> float:
@@ -137,7 +136,8 @@ def document_frequencies(conn: sqlite3.Connection) -> Frequencies:
 
 def words_by_key(conn: sqlite3.Connection, keys: list[int]) -> dict[int, frozenset[str]]:
     """The indexed words of stored articles."""
-    return {row[0]: frozenset(row[1].split()) for row in rows_in(conn, f"SELECT rowid, terms FROM lexical WHERE rowid IN ({MARKS})", keys)}
+    rows = rows_in(conn, f"SELECT rowid, terms FROM lexical WHERE rowid IN ({MARKS})", keys)
+    return {row[0]: frozenset(row[1].split()) for row in rows}
 
 
 def put(conn: sqlite3.Connection, key: int, headline: str, body: str) -> frozenset[str]:
@@ -149,6 +149,11 @@ def put(conn: sqlite3.Connection, key: int, headline: str, body: str) -> frozens
 
 
 MISSING = "SELECT key, headline, body FROM articles WHERE key NOT IN (SELECT rowid FROM lexical) LIMIT ?"
+
+
+def any_missing(conn: sqlite3.Connection) -> bool:
+    """Whether a stored article is not in the word index (a data folder made before it)."""
+    return bool(conn.execute(MISSING, (1,)).fetchall())
 
 
 def index_missing(conn: sqlite3.Connection, batch: int) -> int:

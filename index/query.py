@@ -68,11 +68,10 @@ class Shown:
 @dataclass(frozen=True)
 class Reach:
     """How far an answer's candidates went: the nearest by cosine down to `threshold` (-inf: every
-    article), and those holding an `asked` word from cosine `gate` up (see `answers`)."""
+    article), and any article holding a word it searched for, `asked` (see `answers`)."""
 
     threshold: float
     asked: frozenset[str] = frozenset()
-    gate: float = math.inf
 
 
 @dataclass(frozen=True)
@@ -90,6 +89,15 @@ class Query:
     words: tuple[str, ...] = ()  # its indexed words (see `lexical`)
     headline_words: tuple[str, ...] = ()
     section: str | None = None
+
+
+def text_query(headline: str, body: str, fp: Fingerprint, vector: np.ndarray, key: int | None,
+               article_id: str | None, story_id: str | None, source: str | None, published_at: str | None,
+               section: str | None = None) -> Query:
+    """A query, with what its text gives: the lead shared terms come from, and its indexed words."""
+    return Query(fp, vector, key, article_id, story_id, source, published_at,
+                 f"{headline}\n{lead(body, WHY_LEAD_WORDS)}", tuple(lexical.words_of(headline, body)),
+                 tuple(lexical.words_of(headline, "")), section)
 
 
 class SimilarSearch:
@@ -119,16 +127,12 @@ class SimilarSearch:
 
     def query_of(self, stored: StoredArticle) -> Query:
         article = stored.article
-        return Query(stored.fingerprint, self.vector_of(stored), stored.key, article.id, stored.story_id,
-                     article.source, article.published_at, f"{article.headline}\n{lead(article.body, WHY_LEAD_WORDS)}",
-                     tuple(lexical.words_of(article.headline, article.body)),
-                     tuple(lexical.words_of(article.headline, "")), article.section)
+        return text_query(article.headline, article.body, stored.fingerprint, self.vector_of(stored), stored.key,
+                          article.id, stored.story_id, article.source, article.published_at, article.section)
 
     def draft_query(self, headline: str, body: str, vector: np.ndarray, published_at: str) -> Query:
         """The query of a text that is not stored (an editor's draft)."""
-        return Query(fingerprint(headline, body), vector, None, None, None, None, published_at,
-                     f"{headline}\n{lead(body, WHY_LEAD_WORDS)}", tuple(lexical.words_of(headline, body)),
-                     tuple(lexical.words_of(headline, "")))
+        return text_query(headline, body, fingerprint(headline, body), vector, None, None, None, None, published_at)
 
     def relate(self, a: Fingerprint, b: Fingerprint, score: float) -> Relation:
         return relate(a, b, score, self.live.version.common, self.related_floor)
@@ -166,7 +170,7 @@ class SimilarSearch:
                 hits.append((key, float(query.vector @ vector)))
         found = self._related(query, hits)
         # A write holding a searched word may enter (or push out) a lexical candidate whatever its cosine.
-        reach = Reach(deepest, frozenset(asked.searched), -math.inf)
+        reach = Reach(deepest, frozenset(asked.searched))
         if not found:
             return found, reach
         scores = self.calibration.relatedness(self._evidence(query, found, asked))

@@ -57,7 +57,7 @@ class SimilarAnswers:
         stored = self.search.stored(article_id)
         body, reach = self.compute(stored, options)
         if self.version() == version:  # no new version came in meanwhile: file it
-            answer = Answer(body, stored.key, reach.threshold, seq, reach.asked, reach.gate)
+            answer = Answer(body, stored.key, reach.threshold, seq, reach.asked)
             self.cache.put(version, article_id, filed, answer, shared)
         return body, "computed"
 

@@ -34,10 +34,9 @@ class ArticleStore:
         self._lock = threading.RLock()
         with self._lock:
             store_schema.create(self._conn)
-        while True:  # the words of articles stored before the word index existed, 500 a transaction
+        while lexical.any_missing(self._conn):  # articles stored before the word index, 500 a transaction
             with self._transaction() as conn:
-                if lexical.index_missing(conn, 500) < 500:
-                    break
+                lexical.index_missing(conn, 500)
         self.words = lexical.WordIndex(self._conn, self._lock)
 
     def close(self) -> None:

@@ -27,8 +27,8 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install -q -r requirements.txt
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
-	$(PY) -m pip install -q -r requirements-dev.txt
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt requirements-scale.txt
+	$(PY) -m pip install -q -r requirements-dev.txt -r requirements-scale.txt
 	touch $@
 
 install: $(VENV)/.installed

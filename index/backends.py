@@ -1,10 +1,12 @@
 """The seams where another backend plugs in: what the engine needs of a store and of a vector index,
 and one factory each. (The embedder's seam is `embedders.Embedder` and `create_embedder`.)
 
-Today's backends are SQLite (`store.ArticleStore`) and FAISS (`vectors.VectorIndex`).
+The stores are SQLite (`store.ArticleStore`, the default) and PostgreSQL (`pg_store.PostgresStore`);
+the vector index is FAISS (`vectors.VectorIndex`).
 """
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol, Sequence
 
@@ -12,6 +14,8 @@ import numpy as np
 
 from .article import Article
 from .lexical import Frequencies, LexicalQuery
+from .pg_shared import SharedVersions
+from .postgres import is_database_url
 from .relations import Fingerprint
 from .store import ArticleStore
 from .store_changes import Changes
@@ -32,6 +36,7 @@ class Store(Protocol):
     log, stories, pins and a few named values."""
 
     words: Words
+    versions: SharedVersions | None  # where index versions are published for replicas (None: the folder only)
 
     def upsert(self, articles: Sequence[Article], embed_keys: Sequence[str], fingerprints: Sequence[Fingerprint]) -> None: ...
     def delete(self, article_id: str) -> bool: ...
@@ -56,6 +61,10 @@ class Store(Protocol):
     def set_pins(self, article_id: str, pinned_ids: Sequence[str]) -> None: ...
     def get_meta(self, name: str) -> bytes | None: ...
     def set_meta(self, name: str, value: bytes) -> None: ...
+    def writing(self, exclusive: bool = False) -> AbstractContextManager[bool]:
+        """The writers' lock: held shared by every writer storing and linking, tried alone by a repair
+        of a dead writer's links (False: writers are at work); released when its holder dies."""
+        ...
     def close(self) -> None: ...
 
 
@@ -77,7 +86,11 @@ class VectorSearch(Protocol):
 
 
 def open_store(location: Path | str) -> Store:
-    """The store at `location`: a SQLite file today (a `postgresql://` URL is the next backend)."""
+    """The store at `location`: a `postgresql://` URL (shared by several machines), or a SQLite file."""
+    if is_database_url(location):
+        from .pg_store import PostgresStore  # psycopg is an optional dependency
+
+        return PostgresStore(str(location))
     return ArticleStore(Path(location))
 
 

@@ -71,12 +71,16 @@ class EmbeddingCache:
             conn.executemany(f"INSERT INTO embeddings (key, vector) VALUES (?, ?) ON CONFLICT(key) {then}", rows)
 
     def seed(self, path: Path, model: str) -> int:
-        """Add the vectors of a vectors file made with `model` (none if another model made it).
+        return seed_from_file(self, path, model)
 
-        Returns how many vectors the file holds for `model`; vectors already cached are kept.
-        """
-        file_model, keys, vectors = read_vectors_file(path)
-        if file_model != model:
-            return 0
-        self.put_many(keys, vectors, replace=False)
-        return len(keys)
+
+def seed_from_file(cache: "EmbeddingCache", path: Path, model: str) -> int:
+    """Add the vectors of a vectors file made with `model` to a cache (none if another model made it).
+
+    Returns how many vectors the file holds for `model`; vectors already cached are kept.
+    """
+    file_model, keys, vectors = read_vectors_file(path)
+    if file_model != model:
+        return 0
+    cache.put_many(keys, vectors, replace=False)
+    return len(keys)

@@ -45,31 +45,34 @@ class Engine:
     """Similar stories and duplicates over the articles of one data folder.
 
     Args:
-        data_dir: folder holding the SQLite store and the index versions.
+        data_dir: folder holding the SQLite store and the index versions (see `database_url`).
         model: embedder name (see `create_embedder`); recorded with every index version.
         lead_words: how many words of the body are embedded after the headline.
         embedding_cache: path of the embedding cache (default: inside `data_dir`).
         keep_versions: how many index versions a rebuild keeps on disk.
         embedder: an already-built embedder (tests share one); must match `model`.
         related_floor: cosine below which an article is not related (default: measured for the model).
+        database_url: a `postgresql://` URL: the store, the embedding cache and the index versions
+            are there, shared with other machines; `data_dir` keeps this machine's copies.
     """
 
     def __init__(self, data_dir: Path | str, model: str = DEFAULT_MODEL, lead_words: int = DEFAULT_LEAD_WORDS,
                  embedding_cache: Path | str | None = None, keep_versions: int = 3, embedder: Embedder | None = None,
-                 related_floor: float | None = None) -> None:
+                 related_floor: float | None = None, database_url: str | None = None) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.model, self.keep_versions = model, keep_versions
         self.related_floor = related_floor_of(model) if related_floor is None else related_floor
         self.index_root = self.data_dir / "index"
-        self.store = open_store(self.data_dir / "articles.sqlite")
-        self.cache = EmbeddingCache(Path(embedding_cache) if embedding_cache else self.data_dir / "embeddings.sqlite")
+        self.store = open_store(database_url or self.data_dir / "articles.sqlite")
+        self.cache = (EmbeddingCache(Path(embedding_cache)) if embedding_cache
+                      else self.store.embedding_cache() if database_url
+                      else EmbeddingCache(self.data_dir / "embeddings.sqlite"))
         self.embedding = CachedEmbedder(model, self.cache, lead_words, embedder)
         self.live = LiveIndex(self.index_root, self.store, self.embedding)
         self.search = SimilarSearch(self.live, self.store, self.related_floor, load_calibration(model))
         self.answers = SimilarAnswers(AnswerCache(self.data_dir / "answers.sqlite", ANSWER_CACHE_SIZE), self.search)
-        # Every writer holds this lock shared while storing and linking (see `Writer.writing`).
-        self.writer = Writer(self.store, self.embedding, self.search, self.data_dir / ".writers.lock")
+        self.writer = Writer(self.store, self.embedding, self.search)
         self.rebuilder = Rebuilder(self.index_root, self.store, self.embedding, keep_versions)
         self._on_answer: Callable[[str], None] | None = None
 

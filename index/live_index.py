@@ -8,8 +8,10 @@ background of one request while the others answer from the old one, then swapped
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,6 +29,8 @@ from .overlap import from_blob
 from .store import StoredArticle
 
 log = logging.getLogger(__name__)
+
+MIRROR_EVERY = 1.0  # seconds between two looks at the version a shared store publishes
 
 
 class ReadWriteLock:
@@ -90,6 +94,7 @@ class LiveIndex:
         self._rw = ReadWriteLock()
         self._load_lock = threading.Lock()
         self._catch_up_lock = threading.Lock()
+        self._mirror_lock, self._mirrored_at = threading.Lock(), -math.inf
         # Told which article keys a catch-up changed (None: everything, a new version came in).
         self.listeners: list[Callable[[set[int] | None], None]] = []
 
@@ -126,6 +131,7 @@ class LiveIndex:
         finds another catching up waits for it (for its reading only: searches go on meanwhile), since
         that one may have read the change log before the write this request must see.
         """
+        self._mirror(wait=False)
         if not self.loaded or self._stamp_now() != self._stamp:
             if self._load_lock.acquire(blocking=not self.loaded):
                 try:
@@ -141,8 +147,22 @@ class LiveIndex:
 
     def load(self) -> None:
         """Load the live version now (a server does before taking traffic)."""
+        self._mirror(wait=True)
         with self._load_lock:
             self._load()
+
+    def _mirror(self, wait: bool) -> None:
+        """Copy the live version the store publishes (other machines' rebuilds) into this folder, at
+        most every MIRROR_EVERY seconds; one thread at a time, the others go on."""
+        shared = self.store.versions
+        if shared is None or not self._mirror_lock.acquire(blocking=wait):
+            return
+        try:
+            if wait or time.monotonic() - self._mirrored_at >= MIRROR_EVERY:
+                shared.mirror(self.root)
+                self._mirrored_at = time.monotonic()
+        finally:
+            self._mirror_lock.release()
 
     def _load(self) -> None:
         """Load the live version, catch it up with the store, then swap it in. A damaged version

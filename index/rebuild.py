@@ -84,7 +84,12 @@ class Rebuilder:
                 fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 raise RebuildBusy("another rebuild is running on this data folder")
-            return self._build(started, stages)
+            if self.store.versions is None:
+                return self._build(started, stages)
+            with self.store.versions.rebuilding() as alone:
+                if not alone:
+                    raise RebuildBusy("another rebuild is running on this database")
+                return self._build(started, stages)
 
     def _build(self, started: float, stages: Stages) -> RebuildSummary:
         seq, rows = self.store.snapshot()
@@ -105,10 +110,13 @@ class Rebuilder:
         self.store.set_stories([(s.key, story) for s, story in zip(rows, story_ids) if s.story_id != story])
         meta = snapshots.write_snapshot(self.root, index, self.embedder.model, seq,
                                         {FREQUENCIES: self.store.words.frequencies().to_blob()})
+        if self.store.versions is not None:  # replicas on other machines copy it from there
+            self.store.versions.publish(self.root, meta.version, self.keep_versions)
         crash_points.reached("rebuild:switched")
         snapshots.prune(self.root, self.keep_versions)
         kept = [snapshots.read_meta(self.root, v) for v in snapshots.versions(self.root)]
-        self.store.forget_changes_before(min(m.seq for m in kept if m is not None))
+        seqs = [m.seq for m in kept if m is not None] + (self.store.versions.kept_seqs() if self.store.versions else [])
+        self.store.forget_changes_before(min(seqs))
         return RebuildSummary(articles=len(rows), embedded=embedded.embedded, cached=len(rows) - embedded.embedded,
                               seconds=time.monotonic() - started, version=meta.version, index_type=index.kind)
 

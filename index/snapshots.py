@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -58,10 +59,7 @@ def write_snapshot(root: Path, index: VectorIndex, model: str, seq: int,
                    extras: dict[str, bytes] | None = None) -> SnapshotMeta:
     """Write `index` as a new version under `root`, with files learnt with it (`extras`, by name),
     and make it the live one."""
-    root.mkdir(parents=True, exist_ok=True)
     version = _new_version_name()
-    staging = root / f".tmp-{version}"
-    staging.mkdir()
     data = index.to_bytes()
     meta = SnapshotMeta(
         version=version,
@@ -72,16 +70,34 @@ def write_snapshot(root: Path, index: VectorIndex, model: str, seq: int,
         built_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         sha256=hashlib.sha256(data).hexdigest(),
     )
-    _fsync_write(staging / VECTORS, data)
-    _fsync_write(staging / META, json.dumps(asdict(meta), indent=1).encode())
-    for name, extra in (extras or {}).items():
-        _fsync_write(staging / name, extra)
-    os.rename(staging, root / version)
+    install(root, version, {VECTORS: data, META: json.dumps(asdict(meta), indent=1).encode(), **(extras or {})})
+    return meta
+
+
+def install(root: Path, version: str, files: dict[str, bytes]) -> None:
+    """Write a version's files under `root` (in full under a temporary name, then renamed) and make
+    it the live one: a version just built, or one another machine built (`shared_versions`)."""
+    root.mkdir(parents=True, exist_ok=True)
+    if not (root / version).exists():
+        staging = root / f".tmp-{version}-{os.getpid()}-{threading.get_ident()}"
+        staging.mkdir()
+        for name, data in files.items():
+            _fsync_write(staging / name, data)
+        try:
+            os.rename(staging, root / version)
+        except OSError:  # another process of this folder copied the same version first
+            shutil.rmtree(staging, ignore_errors=True)
+            if not (root / version).is_dir():
+                raise
     crash_points.reached("rebuild:written")
     pointer_tmp = root / f".{POINTER}.tmp"
     _fsync_write(pointer_tmp, version.encode())
     os.replace(pointer_tmp, root / POINTER)
-    return meta
+
+
+def version_files(root: Path, version: str) -> dict[str, bytes]:
+    """Every file of one version on disk, by name."""
+    return {p.name: p.read_bytes() for p in sorted((root / version).iterdir()) if p.is_file()}
 
 
 def current_version(root: Path) -> str | None:

@@ -7,6 +7,7 @@ BEGIN/ROLLBACK/COMMIT by hand.
 """
 from __future__ import annotations
 
+import fcntl
 import sqlite3
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -69,3 +70,16 @@ def rows_in(conn: sqlite3.Connection, sql: str, values: Sequence[Any], chunk: in
     for start in range(0, len(values), step):
         part = values[start : start + step]
         yield from conn.execute(sql.replace(MARKS, ",".join("?" * len(part))), part * lists)
+
+
+@contextmanager
+def file_lock(path: Path, exclusive: bool) -> Iterator[bool]:
+    """Hold a lock file shared, or try to hold it alone (yields False when another holds it); the
+    system releases it when a process dies."""
+    with open(path, "a") as lock_file:
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB if exclusive else fcntl.LOCK_SH)
+        except BlockingIOError:
+            yield False
+            return
+        yield True

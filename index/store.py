@@ -18,7 +18,7 @@ from typing import Any, Sequence
 from . import lexical, store_changes, store_schema
 from .article import Article
 from .relations import Fingerprint
-from .sqlite import connect, rows_in, transaction
+from .sqlite import connect, file_lock, rows_in, transaction
 from .store_changes import Changes
 from .store_schema import COLUMNS, StoredArticle, to_stored
 
@@ -27,6 +27,8 @@ __all__ = ["ArticleStore", "Changes", "StoredArticle"]
 
 class ArticleStore:
     """Articles keyed by the CMS id, their stories and pins, a metadata table, and the change log."""
+
+    versions = None  # index versions live in the data folder only (see `pg_shared.SharedVersions`)
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -42,6 +44,10 @@ class ArticleStore:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+    def writing(self, exclusive: bool = False) -> AbstractContextManager[bool]:
+        """The writers' lock: shared by writers at work, exclusive (False when not had) for a repair."""
+        return file_lock(self.path.parent / ".writers.lock", exclusive)
 
     def _transaction(self, mode: str = "IMMEDIATE") -> AbstractContextManager[sqlite3.Connection]:
         return transaction(self._conn, self._lock, mode)

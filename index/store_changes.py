@@ -61,19 +61,34 @@ def read_since(conn: sqlite3.Connection, seq: int) -> Changes:
     last = last_seq(conn)
     rows = conn.execute("SELECT key, vector, embed_key, words FROM changes WHERE seq > ? AND seq <= ?",
                         (seq, last)).fetchall()
+    vector_keys, display_keys = changed_keys(rows)
+    now = {row[0]: row[1] for row in rows_in(conn, "SELECT key, embed_key FROM articles WHERE key IN ({marks})",
+                                             vector_keys)}
+    terms = {row[0]: row[1] for row in rows_in(conn, "SELECT rowid, terms FROM lexical WHERE rowid IN ({marks})",
+                                               display_keys)}
+    return fold(last, rows, now, terms)
+
+
+def changed_keys(rows: Sequence[Sequence]) -> tuple[list[int], list[int]]:
+    """The keys of log rows (key, vector, embed_key, words) with a vector change, and with only display changes."""
     flags: dict[int, int] = {}
-    words: dict[int, set[str]] = {}
-    for key, vector, _, held in rows:
+    for key, vector, *_ in rows:
         flags[key] = max(flags.get(key, 0), vector)
+    return [k for k, v in flags.items() if v], [k for k, v in flags.items() if not v]
+
+
+def fold(last: int, rows: Sequence[Sequence], embed_keys_now: dict[int, str], display_terms: dict[int, str]) -> Changes:
+    """The `Changes` of log rows (key, vector, embed_key, words) up to `last`, given the embed_key each
+    article with a vector change has now (absent: deleted) and the indexed words (space-separated) of
+    each article with display changes only."""
+    vector_keys, display_keys = changed_keys(rows)
+    words: dict[int, set[str]] = {}
+    for key, _, _, held in rows:
         words.setdefault(key, set()).update((held or "").split())
-    keys = [key for key, vector in flags.items() if vector]
-    current: dict[int, str | None] = dict.fromkeys(keys)
-    for row in rows_in(conn, "SELECT key, embed_key FROM articles WHERE key IN ({marks})", keys):
-        current[row["key"]] = row["embed_key"]
-    display_only = {key for key, vector in flags.items() if not vector}
-    for row in rows_in(conn, "SELECT rowid, terms FROM lexical WHERE rowid IN ({marks})", list(display_only)):
-        words[row[0]].update(row[1].split())
-    return Changes(last, current, display_only, {(key, ek) for key, vector, ek, _ in rows if vector and ek is not None},
+    for key in display_keys:
+        words[key].update((display_terms.get(key) or "").split())
+    return Changes(last, {key: embed_keys_now.get(key) for key in vector_keys}, set(display_keys),
+                   {(key, ek) for key, vector, ek, _ in rows if vector and ek is not None},
                    {key: frozenset(held) for key, held in words.items()})
 
 

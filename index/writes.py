@@ -2,12 +2,9 @@
 duplicates; deletes; a CMS export reconciled; an editor's pins."""
 from __future__ import annotations
 
-import fcntl
 import logging
-from contextlib import contextmanager
 from dataclasses import replace
-from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 from . import crash_points
 from .article import Article, valid_id
@@ -29,26 +26,14 @@ STORY_CANDIDATES = 20  # nearest neighbours checked for text reuse when an artic
 class Writer:
     """Every change to the articles of one data folder goes through here."""
 
-    def __init__(self, store: Store, embedder: CachedEmbedder, search: SimilarSearch, lock_path: Path) -> None:
-        self.store, self.embedder, self.search, self.lock_path = store, embedder, search, lock_path
-
-    @contextmanager
-    def writing(self, exclusive: bool = False) -> Iterator[bool]:
-        """Hold the writers' lock of the data folder: shared by writers at work (the system releases
-        it when a process dies), exclusive for a repair, which yields False when writers are at work."""
-        with open(self.lock_path, "a") as lock_file:
-            try:
-                fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB if exclusive else fcntl.LOCK_SH)
-            except BlockingIOError:
-                yield False
-                return
-            yield True
+    def __init__(self, store: Store, embedder: CachedEmbedder, search: SimilarSearch) -> None:
+        self.store, self.embedder, self.search = store, embedder, search
 
     def upsert(self, articles: Sequence[Article], progress: Progress | None = None) -> list[str]:
         """Store and index articles (insert or replace by id); returns the ids, each once."""
         unique = [with_language(a) for a in {a.id: a for a in articles}.values()]
         embedded = self.embedder.embed([self.embedder.text_of(a.headline, a.body) for a in unique], progress)
-        with self.writing():
+        with self.store.writing():
             self.store.upsert(unique, embedded.keys, [fingerprint(a.headline, a.body) for a in unique])
             crash_points.reached("ingest:stored")
             self.search.live.sync()
@@ -67,7 +52,7 @@ class Writer:
         Only while no writer is at work (their unlinked articles are their own to link): then every
         unlinked article is a dead writer's.
         """
-        with self.writing(exclusive=True) as alone:
+        with self.store.writing(exclusive=True) as alone:
             pending = self.store.unlinked_ids() if alone else []
             if pending:
                 log.warning("linking %d articles stored by a writer that stopped before linking them", len(pending))

@@ -49,6 +49,7 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
             embedding_cache=app.config["EMBEDDING_CACHE"],
             keep_versions=int(app.config["KEEP_VERSIONS"]),
             related_floor=app.config["RELATED_FLOOR"],
+            database_url=app.config["DATABASE_URL"],
         )
     app.extensions["engine"] = engine
     _similar_defaults(app, engine)

@@ -11,7 +11,9 @@ from index.text import DEFAULT_LEAD_WORDS
 DEFAULTS: dict[str, Any] = {
     "DATA_DIR": "./data",
     "EMBEDDING_MODEL": DEFAULT_MODEL,
-    "EMBEDDING_CACHE": None,  # default: <DATA_DIR>/embeddings.sqlite
+    "EMBEDDING_CACHE": None,  # default: <DATA_DIR>/embeddings.sqlite, or DATABASE_URL's
+    # postgresql://...: the store, embedding cache and index versions shared by several machines
+    "DATABASE_URL": None,
     "LEAD_WORDS": DEFAULT_LEAD_WORDS,
     "KEEP_VERSIONS": 3,
     "WARM_ARTICLES": 50_000,  # newest articles whose similar stories `rebuild` computes ahead of requests

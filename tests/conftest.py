@@ -109,3 +109,53 @@ def sample_engine(tmp_path_factory, e5, sample_rows) -> Engine:
 def few(sample_rows) -> list[dict]:
     """Twelve real Arabic sport articles from the sample (related to each other), as JSON objects."""
     return [dict(row) for row in sample_rows if row["section"] == "sport"][:12]
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A private PostgreSQL server for the session (skipped where PostgreSQL or psycopg is missing,
+    unless REQUIRE_POSTGRES=1, as CI sets: there a missing server fails)."""
+    from tests.postgres_server import PostgresServer, postgres_bin
+
+    missing = "PostgreSQL is not installed" if postgres_bin() is None else None
+    try:
+        import psycopg  # noqa: F401
+        import psycopg_pool  # noqa: F401
+    except ImportError:
+        missing = missing or "psycopg is not installed (requirements-scale.txt)"
+    if missing:
+        if os.environ.get("REQUIRE_POSTGRES") == "1":
+            pytest.fail(missing)
+        pytest.skip(missing)
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture
+def database_url(postgres_server) -> str:
+    """A fresh, empty database on the session's PostgreSQL server."""
+    return postgres_server.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_location(request, tmp_path) -> str:
+    """Where a store lives, once for each backend: a SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "s.sqlite")
+    return request.getfixturevalue("database_url")
+
+
+@pytest.fixture
+def open_test_store(store_location):
+    """Opens (or reopens) the store at `store_location`; every store opened is closed after the test."""
+    from index.backends import open_store
+
+    opened = []
+
+    def open_it():
+        opened.append(open_store(store_location))
+        return opened[-1]
+
+    yield open_it
+    for store in opened:
+        store.close()

@@ -5,14 +5,15 @@ import sqlite3
 from index import lexical
 from index.article import Article
 from index.relations import fingerprint
+from index.backends import Store
 from index.store import ArticleStore
 
 
-def put(store: ArticleStore, *articles: Article) -> None:
+def put(store: Store, *articles: Article) -> None:
     store.upsert(list(articles), [f"e-{a.id}" for a in articles], [fingerprint(a.headline, a.body) for a in articles])
 
 
-def neighbours(store: ArticleStore, headline: str, body: str = "") -> list[str]:
+def neighbours(store: Store, headline: str, body: str = "") -> list[str]:
     asked = lexical.lexical_query(lexical.words_of(headline, body), store.words.frequencies())
     keys = [key for key, _ in store.words.search(asked, 10)]
     found = store.get_by_keys(keys)
@@ -29,8 +30,8 @@ def test_words_are_normalised_without_proclitics_and_function_words():
     assert "في" not in lexical.words_of("في", "") and "الى" not in lexical.words_of("إلى", "")
 
 
-def test_articles_sharing_rare_names_are_found_and_common_words_do_not_count(tmp_path):
-    store = ArticleStore(tmp_path / "s.sqlite")
+def test_articles_sharing_rare_names_are_found_and_common_words_do_not_count(open_test_store):
+    store = open_test_store()
     put(store, *filler(60),
         Article(id="k1", headline="الكرملين يدعو إلى ضبط النفس في ناجورنو كاراباخ", body="أعلنت الحكومة"),
         Article(id="k2", headline="اشتباكات جديدة على حدود كاراباخ", body="قال الكرملين إن الوضع خطير"))
@@ -39,8 +40,8 @@ def test_articles_sharing_rare_names_are_found_and_common_words_do_not_count(tmp
     assert neighbours(store, "أعلنت الحكومة خطة جديدة للاقتصاد") == []
 
 
-def test_the_word_index_follows_updates_and_deletes_and_the_change_log_keeps_words_before_and_after(tmp_path):
-    store = ArticleStore(tmp_path / "s.sqlite")
+def test_the_word_index_follows_updates_and_deletes_and_the_change_log_keeps_words_before_and_after(open_test_store):
+    store = open_test_store()
     put(store, *filler(30), Article(id="k1", headline="الكرملين وكاراباخ", body=""),
         Article(id="k2", headline="كاراباخ اليوم", body=""))
     counted = store.words.frequencies()

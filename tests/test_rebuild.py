@@ -129,7 +129,7 @@ def test_an_ingest_killed_before_linking_is_linked_at_the_next_start(tmp_path, e
     restarted = make_engine(data, e5)
     assert restarted.store.count() == 130  # stored in one transaction, before the kill
     assert [restarted.get(c["id"]).story_id for c in copies] == [c["id"] for c in copies]  # not linked yet
-    with restarted.writer.writing():  # a writer at work: its unlinked articles are not repaired
+    with restarted.store.writing():  # a writer at work: its unlinked articles are not repaired
         assert restarted.repair_links() == 0
     empty = tmp_path / "empty.jsonl"
     empty.write_text("", encoding="utf-8")

@@ -11,8 +11,8 @@ def fps(*articles: Article) -> list:
     return [fingerprint(a.headline, a.body) for a in articles]
 
 
-def test_upsert_keeps_the_key_and_logs_each_change(tmp_path):
-    store = ArticleStore(tmp_path / "s.sqlite")
+def test_upsert_keeps_the_key_and_logs_each_change(open_test_store):
+    store = open_test_store()
     store.upsert([article(1), article(2)], ["e1", "e2"], fps(article(1), article(2)))
     key = store.get("a1").key
     store.upsert([article(1, "new")], ["e1b"], fps(article(1, "new")))
@@ -29,8 +29,8 @@ def test_upsert_keeps_the_key_and_logs_each_change(tmp_path):
     assert (later.current, later.display_only) == ({}, {key})  # a display change: the vector stays
 
 
-def test_delete_logs_a_tombstone(tmp_path):
-    store = ArticleStore(tmp_path / "s.sqlite")
+def test_delete_logs_a_tombstone(open_test_store):
+    store = open_test_store()
     store.upsert([article(1)], ["e1"], fps(article(1)))
     key = store.get("a1").key
     seq = store.changes_since(0).seq
@@ -40,8 +40,8 @@ def test_delete_logs_a_tombstone(tmp_path):
     assert store.changes_since(seq).current == {key: None}
 
 
-def test_failed_transaction_stores_nothing(tmp_path):
-    store = ArticleStore(tmp_path / "s.sqlite")
+def test_failed_transaction_stores_nothing(open_test_store):
+    store = open_test_store()
     store.upsert([article(1)], ["e1"], fps(article(1)))
     try:
         store.upsert([article(2), article(3)], ["e2"], fps(article(2), article(3)))  # one key short: zip(strict=True) fails mid-way
@@ -50,13 +50,13 @@ def test_failed_transaction_stores_nothing(tmp_path):
     assert store.count() == 1 and store.get("a2") is None
 
 
-def test_data_survives_reopening(tmp_path):
-    ArticleStore(tmp_path / "s.sqlite").upsert([article(1)], ["e1"], fps(article(1)))
-    assert ArticleStore(tmp_path / "s.sqlite").get("a1").article.headline == "h 1"
+def test_data_survives_reopening(open_test_store):
+    open_test_store().upsert([article(1)], ["e1"], fps(article(1)))
+    assert open_test_store().get("a1").article.headline == "h 1"
 
 
-def test_headline_search_escapes_wildcards(tmp_path):
-    store = ArticleStore(tmp_path / "s.sqlite")
+def test_headline_search_escapes_wildcards(open_test_store):
+    store = open_test_store()
     pair = [Article(id="p", headline="100% up"), Article(id="q", headline="1000 up")]
     store.upsert(pair, ["e1", "e2"], fps(*pair))
     total, rows = store.search_headlines("100%", 10, 0)
@@ -64,8 +64,8 @@ def test_headline_search_escapes_wildcards(tmp_path):
     assert store.search_headlines("", 10, 0)[0] == 2
 
 
-def test_new_and_updated_articles_start_their_own_story(tmp_path):
-    store = ArticleStore(tmp_path / "s.sqlite")
+def test_new_and_updated_articles_start_their_own_story(open_test_store):
+    store = open_test_store()
     store.upsert([article(1), article(2)], ["e1", "e2"], fps(article(1), article(2)))
     keys = [store.get("a1").key, store.get("a2").key]
     store.set_stories([(keys[0], "a2"), (keys[1], "a2")])
@@ -75,8 +75,8 @@ def test_new_and_updated_articles_start_their_own_story(tmp_path):
     assert store.get("a1").fingerprint.headline_hash == fingerprint("changed 1", "b").headline_hash
 
 
-def test_meta_values(tmp_path):
-    store = ArticleStore(tmp_path / "s.sqlite")
+def test_meta_values(open_test_store):
+    store = open_test_store()
     assert store.get_meta("x") is None
     store.set_meta("x", b"\x01\x02")
     assert store.get_meta("x") == b"\x01\x02"

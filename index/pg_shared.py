@@ -1,0 +1,95 @@
+"""What machines without a shared disk share through PostgreSQL beside the store: the embedding cache
+(a vector embedded by one is never embedded again by another) and the index versions a rebuild
+publishes (every replica copies the live one to its own folder and loads it from there).
+"""
+from __future__ import annotations
+
+import json
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import snapshots
+from .embedding_cache import seed_from_file
+from .postgres import REBUILD_LOCK, advisory_lock, transaction
+
+PART_BYTES = 64 << 20  # files over this are cut in parts
+POINTER = "index:current"  # the meta row naming the live version
+
+
+class PostgresEmbeddingCache:
+    """The embedding cache (see `embedding_cache.EmbeddingCache`) in the shared database."""
+
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+
+    def close(self) -> None:
+        """The pool is the store's: it closes it."""
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        with self._pool.connection() as conn:
+            rows = conn.execute("SELECT key, vector FROM embeddings WHERE key = ANY(%s)", (list(dict.fromkeys(keys)),))
+            return {r["key"]: np.frombuffer(r["vector"], dtype=np.float32) for r in rows}
+
+    def put_many(self, keys: Sequence[str], vectors: np.ndarray, replace: bool = True) -> None:
+        rows = [(k, np.ascontiguousarray(v, dtype=np.float32).tobytes()) for k, v in zip(keys, vectors, strict=True)]
+        then = "DO UPDATE SET vector = excluded.vector" if replace else "DO NOTHING"
+        with transaction(self._pool) as conn, conn.cursor() as cur:
+            cur.executemany(f"INSERT INTO embeddings (key, vector) VALUES (%s, %s) ON CONFLICT (key) {then}", rows)
+
+    def seed(self, path: Path, model: str) -> int:
+        return seed_from_file(self, path, model)
+
+
+class SharedVersions:
+    """Index versions in the database: a rebuild publishes its version there, and every replica
+    copies the live one into its own index folder (`mirror`) before loading it as usual."""
+
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+
+    def rebuilding(self) -> AbstractContextManager[bool]:
+        """Held alone by the one rebuild running on this database (False: another is running)."""
+        return advisory_lock(self._pool, REBUILD_LOCK, exclusive=True)
+
+    def publish(self, root: Path, version: str, keep: int) -> None:
+        """Copy a version built under `root` to the database, make it the live one, and drop all but
+        the newest `keep` versions there."""
+        with transaction(self._pool) as conn, conn.cursor() as cur:
+            for name, data in snapshots.version_files(root, version).items():
+                cur.executemany("INSERT INTO index_files (version, name, part, data) VALUES (%s, %s, %s, %s)",
+                                [(version, name, i, data[start:start + PART_BYTES])
+                                 for i, start in enumerate(range(0, max(len(data), 1), PART_BYTES))])
+            cur.execute("INSERT INTO meta (name, value) VALUES (%s, %s) "
+                        "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (POINTER, version.encode()))
+            cur.execute("DELETE FROM index_files WHERE version NOT IN (SELECT DISTINCT version FROM index_files "
+                        "ORDER BY version DESC LIMIT %s) AND version != %s", (keep, version))
+
+    def live(self) -> str | None:
+        with self._pool.connection() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE name = %s", (POINTER,)).fetchone()
+        return bytes(row["value"]).decode() if row else None
+
+    def mirror(self, root: Path) -> bool:
+        """Make the database's live version the live one under `root` (copied once); True if it changed."""
+        live = self.live()
+        if live is None or snapshots.current_version(root) == live:
+            return False
+        files: dict[str, bytes] = {}
+        if live not in snapshots.versions(root):
+            with self._pool.connection() as conn:
+                for r in conn.execute("SELECT name, data FROM index_files WHERE version = %s ORDER BY name, part",
+                                      (live,)):
+                    files[r["name"]] = files.get(r["name"], b"") + bytes(r["data"])
+            if not files:
+                return False  # pruned meanwhile: a newer one is live now
+        snapshots.install(root, live, files)  # only the pointer moves when the version is here
+        return True
+
+    def kept_seqs(self) -> list[int]:
+        """The change-log position of every version the database keeps (their logs must stay)."""
+        with self._pool.connection() as conn:
+            rows = conn.execute("SELECT data FROM index_files WHERE name = %s AND part = 0", (snapshots.META,))
+            return [json.loads(bytes(r["data"]))["seq"] for r in rows]

@@ -1,0 +1,267 @@
+"""The article store on PostgreSQL: the same interface as the SQLite store (`backends.Store`), shared
+by every machine that names the same `DATABASE_URL` (see `postgres` for the commit-ordered log)."""
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from datetime import datetime, timezone
+from typing import Any, Sequence
+
+from . import lexical, store_changes, store_schema
+from .article import Article
+from .lexical import Frequencies, LexicalQuery
+from .pg_shared import PostgresEmbeddingCache, SharedVersions
+from .postgres import WRITERS_LOCK, advisory_lock, connect_pool, create_schema, transaction
+from .relations import Fingerprint
+from .store_changes import Changes
+from .store_schema import COLUMNS, StoredArticle, to_stored
+
+UPSERT = store_schema.UPSERT.replace("?", "%s")
+# The articles that pin the article with this key: a change of it is a display change of theirs.
+PINNERS = ("SELECT a.key FROM articles pinned JOIN pins p ON p.pinned_id = pinned.id "
+           "JOIN articles a ON a.id = p.article_id WHERE pinned.key = %s")
+SEARCH = """
+SELECT key, (SELECT sum(q.idf) FROM unnest(%(words)s::text[], %(idf)s::float8[]) AS q(word, idf)
+             WHERE q.word = ANY(l.terms)) AS weight
+FROM lexical l WHERE l.terms && %(words)s::text[] ORDER BY weight DESC, key LIMIT %(depth)s
+"""
+
+
+class ChangeBatch:
+    """The change-log rows of one write transaction, numbered and written at its end (`write`), so
+    the lock on `change_head` that orders commits is held as briefly as possible."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn, self.rows = conn, []
+
+    def vector(self, key: int, embed_key: str | None, words: frozenset[str]) -> None:
+        self.rows.append((key, 1, embed_key, " ".join(sorted(words))))
+        self.display([r["key"] for r in self.conn.execute(PINNERS, (key,))], pinners=False)
+
+    def display(self, keys: Sequence[int], pinners: bool = True) -> None:
+        for key in keys:
+            self.rows.append((key, 0, None, None))
+            if pinners:
+                self.display([r["key"] for r in self.conn.execute(PINNERS, (key,))], pinners=False)
+
+    def write(self) -> None:
+        if not self.rows:
+            return
+        last = self.conn.execute("UPDATE change_head SET seq = seq + %s RETURNING seq", (len(self.rows),)).fetchone()
+        first = last["seq"] - len(self.rows) + 1
+        with self.conn.cursor() as cur:
+            cur.executemany("INSERT INTO changes (seq, key, vector, embed_key, words) VALUES (%s, %s, %s, %s, %s)",
+                            [(first + i, *row) for i, row in enumerate(self.rows)])
+
+
+class PostgresWords:
+    """The word index (see `lexical`): each article's distinct words in an array, GIN-indexed."""
+
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+
+    def search(self, query: LexicalQuery, depth: int) -> list[tuple[int, float]]:
+        if not query.searched:
+            return []
+        with self._pool.connection() as conn:
+            rows = conn.execute(SEARCH, {"words": list(query.searched), "depth": depth,
+                                         "idf": [query.idf[w] for w in query.searched]})
+            return [(r["key"], float(r["weight"])) for r in rows]
+
+    def words(self, keys: Sequence[int]) -> dict[int, frozenset[str]]:
+        with self._pool.connection() as conn:
+            return words_by_key(conn, keys)
+
+    def frequencies(self) -> Frequencies:
+        with transaction(self._pool, consistent_read=True) as conn:
+            docs = {r["word"]: r["docs"] for r in conn.execute(
+                "SELECT word, count(*) AS docs FROM lexical, unnest(terms) AS word GROUP BY word HAVING count(*) >= 2")}
+            return Frequencies(docs, conn.execute("SELECT count(*) AS n FROM lexical").fetchone()["n"])
+
+
+def words_by_key(conn: Any, keys: Sequence[int]) -> dict[int, frozenset[str]]:
+    rows = conn.execute("SELECT key, terms FROM lexical WHERE key = ANY(%s)", ([int(k) for k in keys],))
+    return {r["key"]: frozenset(r["terms"]) for r in rows}
+
+
+class PostgresStore:
+    """Articles, their words, stories, pins, named values and the change log, in PostgreSQL."""
+
+    def __init__(self, url: str, pool_size: int = 8) -> None:
+        self.url = url
+        self._pool = connect_pool(url, pool_size)
+        create_schema(self._pool)
+        self.words = PostgresWords(self._pool)
+        self.versions = SharedVersions(self._pool)
+
+    def embedding_cache(self) -> PostgresEmbeddingCache:
+        """The embedding cache in this database, shared by every machine using it."""
+        return PostgresEmbeddingCache(self._pool)
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def writing(self, exclusive: bool = False) -> AbstractContextManager[bool]:
+        """The writers' lock (see `backends.Store.writing`), shared by every machine on this database."""
+        return advisory_lock(self._pool, WRITERS_LOCK, exclusive)
+
+    def _select(self, sql: str, params: Sequence[Any] | dict = ()) -> list[StoredArticle]:
+        with self._pool.connection() as conn:
+            return [to_stored(row) for row in conn.execute(sql, params)]
+
+    # Writes
+
+    def upsert(self, articles: Sequence[Article], embed_keys: Sequence[str], fingerprints: Sequence[Fingerprint]) -> None:
+        """Insert or replace articles by id in one transaction, logging each change (see `ArticleStore`)."""
+        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        with transaction(self._pool) as conn:
+            log = ChangeBatch(conn)
+            for article, embed_key, fp in zip(articles, embed_keys, fingerprints, strict=True):
+                key = conn.execute(UPSERT, store_schema.upsert_values(article, embed_key, fp, now)).fetchone()["key"]
+                before = words_by_key(conn, [key]).get(key, frozenset())
+                after = frozenset(lexical.words_of(article.headline, article.body))
+                conn.execute("INSERT INTO lexical (key, terms) VALUES (%s, %s) "
+                             "ON CONFLICT (key) DO UPDATE SET terms = excluded.terms", (key, sorted(after)))
+                log.vector(key, embed_key, before | after)
+            log.write()
+
+    def delete(self, article_id: str) -> bool:
+        with transaction(self._pool) as conn:
+            row = conn.execute("SELECT key FROM articles WHERE id = %s", (article_id,)).fetchone()
+            if row is None:
+                return False
+            log = ChangeBatch(conn)
+            log.vector(row["key"], None, words_by_key(conn, [row["key"]]).get(row["key"], frozenset()))
+            conn.execute("DELETE FROM articles WHERE key = %s", (row["key"],))
+            conn.execute("DELETE FROM lexical WHERE key = %s", (row["key"],))
+            conn.execute("DELETE FROM pins WHERE article_id = %s OR pinned_id = %s", (article_id, article_id))
+            log.write()
+            return True
+
+    def mark_linked(self, article_ids: Sequence[str]) -> None:
+        with transaction(self._pool) as conn:
+            conn.execute("UPDATE articles SET linked = 1 WHERE id = ANY(%s)", (list(article_ids),))
+
+    def unlinked_ids(self) -> list[str]:
+        with self._pool.connection() as conn:
+            return [r["id"] for r in conn.execute("SELECT id FROM articles WHERE linked = 0 ORDER BY key")]
+
+    def set_embed_keys(self, pairs: Sequence[tuple[int, str]]) -> None:
+        self._update("UPDATE articles SET embed_key = %s WHERE key = %s", [(k, key) for key, k in pairs])
+
+    def set_fingerprints(self, pairs: Sequence[tuple[int, Fingerprint]]) -> None:
+        self._update("UPDATE articles SET headline_hash = %s, body_hash = %s, body_shingles = %s, "
+                     "headline_shingles = %s WHERE key = %s",
+                     [(*store_schema.fingerprint_values(fp), key) for key, fp in pairs])
+
+    def _update(self, sql: str, rows: list[tuple]) -> None:
+        if rows:
+            with transaction(self._pool) as conn, conn.cursor() as cur:
+                cur.executemany(sql, rows)
+
+    # Reads
+
+    def get(self, article_id: str) -> StoredArticle | None:
+        found = self._select(f"SELECT {COLUMNS} FROM articles WHERE id = %s", (article_id,))
+        return found[0] if found else None
+
+    def get_many(self, article_ids: Sequence[str]) -> dict[str, StoredArticle]:
+        return {s.article.id: s for s in self._select(f"SELECT {COLUMNS} FROM articles WHERE id = ANY(%s)",
+                                                      (list(article_ids),))}
+
+    def get_by_keys(self, keys: Sequence[int], body_chars: int | None = None) -> dict[int, StoredArticle]:
+        columns = store_schema.columns(body_chars=body_chars)
+        return {s.key: s for s in self._select(f"SELECT {columns} FROM articles WHERE key = ANY(%s)",
+                                               ([int(k) for k in keys],))}
+
+    def all_ids(self) -> list[str]:
+        with self._pool.connection() as conn:
+            return [r["id"] for r in conn.execute("SELECT id FROM articles")]
+
+    def newest_ids(self, limit: int) -> list[str]:
+        with self._pool.connection() as conn:
+            return [r["id"] for r in conn.execute(
+                "SELECT id FROM articles ORDER BY published_at IS NULL, published_at DESC, key DESC LIMIT %s", (limit,))]
+
+    def count(self) -> int:
+        with self._pool.connection() as conn:
+            return conn.execute("SELECT count(*) AS n FROM articles").fetchone()["n"]
+
+    def snapshot(self) -> tuple[int, list[StoredArticle]]:
+        with transaction(self._pool, consistent_read=True) as conn:
+            last = conn.execute("SELECT seq FROM change_head").fetchone()["seq"]
+            return last, [to_stored(r) for r in conn.execute(f"SELECT {COLUMNS} FROM articles ORDER BY key")]
+
+    def search_headlines(self, text: str, limit: int, offset: int) -> tuple[int, list[StoredArticle]]:
+        # ILIKE: SQLite's LIKE ignores the case of ASCII letters.
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        with self._pool.connection() as conn:
+            total = conn.execute("SELECT count(*) AS n FROM articles WHERE headline ILIKE %s", (pattern,)).fetchone()["n"]
+            rows = conn.execute(f"SELECT {COLUMNS} FROM articles WHERE headline ILIKE %s "
+                                "ORDER BY published_at DESC, key DESC LIMIT %s OFFSET %s", (pattern, limit, offset))
+            return total, [to_stored(r) for r in rows]
+
+    # The change log (in commit order: see `postgres`)
+
+    def last_change(self) -> int:
+        with self._pool.connection() as conn:
+            return conn.execute("SELECT seq FROM change_head").fetchone()["seq"]
+
+    def changes_since(self, seq: int) -> Changes:
+        with transaction(self._pool, consistent_read=True) as conn:
+            last = conn.execute("SELECT seq FROM change_head").fetchone()["seq"]
+            rows = [(r["key"], r["vector"], r["embed_key"], r["words"]) for r in conn.execute(
+                "SELECT key, vector, embed_key, words FROM changes WHERE seq > %s AND seq <= %s ORDER BY seq",
+                (seq, last))]
+            vector_keys, display_keys = store_changes.changed_keys(rows)
+            now = {r["key"]: r["embed_key"] for r in conn.execute(
+                "SELECT key, embed_key FROM articles WHERE key = ANY(%s)", (vector_keys,))}
+            terms = {key: " ".join(words) for key, words in words_by_key(conn, display_keys).items()}
+            return store_changes.fold(last, rows, now, terms)
+
+    def forget_changes_before(self, seq: int) -> None:
+        with transaction(self._pool) as conn:
+            conn.execute("DELETE FROM changes WHERE seq <= %s", (seq,))
+
+    # Stories and pins
+
+    def set_stories(self, pairs: Sequence[tuple[int, str]]) -> None:
+        if not pairs:
+            return
+        with transaction(self._pool) as conn:
+            with conn.cursor() as cur:
+                cur.executemany("UPDATE articles SET story_id = %s WHERE key = %s", [(s, key) for key, s in pairs])
+            log = ChangeBatch(conn)
+            log.display([key for key, _ in pairs])
+            log.write()
+
+    def story_members(self, story_ids: Sequence[str]) -> list[StoredArticle]:
+        ids = list(dict.fromkeys(story_ids))
+        return self._select(f"SELECT {COLUMNS} FROM articles WHERE story_id = ANY(%(ids)s) "
+                            "OR (story_id IS NULL AND id = ANY(%(ids)s))", {"ids": ids})
+
+    def pinned(self, article_id: str) -> list[StoredArticle]:
+        return self._select(f"SELECT {store_schema.columns('a')} FROM pins p JOIN articles a ON a.id = p.pinned_id "
+                            "WHERE p.article_id = %s ORDER BY p.position", (article_id,))
+
+    def set_pins(self, article_id: str, pinned_ids: Sequence[str]) -> None:
+        with transaction(self._pool) as conn:
+            log = ChangeBatch(conn)
+            log.display([r["key"] for r in conn.execute("SELECT key FROM articles WHERE id = %s", (article_id,))],
+                        pinners=False)
+            conn.execute("DELETE FROM pins WHERE article_id = %s", (article_id,))
+            with conn.cursor() as cur:
+                cur.executemany("INSERT INTO pins (article_id, position, pinned_id) VALUES (%s, %s, %s)",
+                                [(article_id, i, pinned) for i, pinned in enumerate(pinned_ids)])
+            log.write()
+
+    # Named values
+
+    def get_meta(self, name: str) -> bytes | None:
+        with self._pool.connection() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE name = %s", (name,)).fetchone()
+        return bytes(row["value"]) if row else None
+
+    def set_meta(self, name: str, value: bytes) -> None:
+        with transaction(self._pool) as conn:
+            conn.execute("INSERT INTO meta (name, value) VALUES (%s, %s) "
+                         "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (name, value))

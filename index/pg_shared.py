@@ -47,12 +47,12 @@ class SharedVersions:
     """Index versions in the database: a rebuild publishes its version there, and every replica
     copies the live one into its own index folder (`mirror`) before loading it as usual."""
 
-    def __init__(self, pool: Any) -> None:
-        self._pool = pool
+    def __init__(self, pool: Any, locks: Any) -> None:
+        self._pool, self._locks = pool, locks
 
     def rebuilding(self) -> AbstractContextManager[bool]:
         """Held alone by the one rebuild running on this database (False: another is running)."""
-        return advisory_lock(self._pool, REBUILD_LOCK, exclusive=True)
+        return advisory_lock(self._locks, REBUILD_LOCK, exclusive=True)
 
     def publish(self, root: Path, version: str, keep: int) -> None:
         """Copy a version built under `root` to the database, make it the live one, and drop all but
@@ -64,8 +64,8 @@ class SharedVersions:
                                  for i, start in enumerate(range(0, max(len(data), 1), PART_BYTES))])
             cur.execute("INSERT INTO meta (name, value) VALUES (%s, %s) "
                         "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (POINTER, version.encode()))
-            cur.execute("DELETE FROM index_files WHERE version NOT IN (SELECT DISTINCT version FROM index_files "
-                        "ORDER BY version DESC LIMIT %s) AND version != %s", (keep, version))
+            cur.execute("DELETE FROM index_files WHERE version NOT IN (SELECT DISTINCT version COLLATE \"C\" AS v "
+                        "FROM index_files ORDER BY v DESC LIMIT %s) AND version != %s", (keep, version))
 
     def live(self) -> str | None:
         with self._pool.connection() as conn:
@@ -73,19 +73,24 @@ class SharedVersions:
         return bytes(row["value"]).decode() if row else None
 
     def mirror(self, root: Path) -> bool:
-        """Make the database's live version the live one under `root` (copied once); True if it changed."""
-        live = self.live()
-        if live is None or snapshots.current_version(root) == live:
+        """Make the database's live version the live one under `root` (copied once; never an older one
+        than the folder's: a rebuild here moves the folder first), and drop the folder's versions the
+        database no longer keeps (their change log is gone). True if the live version changed."""
+        live, here = self.live(), snapshots.current_version(root)
+        if live is None or (here is not None and here >= live):
             return False
-        files: dict[str, bytes] = {}
+        files: dict[str, list[bytes]] = {}
         if live not in snapshots.versions(root):
             with self._pool.connection() as conn:
                 for r in conn.execute("SELECT name, data FROM index_files WHERE version = %s ORDER BY name, part",
                                       (live,)):
-                    files[r["name"]] = files.get(r["name"], b"") + bytes(r["data"])
+                    files.setdefault(r["name"], []).append(bytes(r["data"]))
             if not files:
                 return False  # pruned meanwhile: a newer one is live now
-        snapshots.install(root, live, files)  # only the pointer moves when the version is here
+        snapshots.install(root, live, {name: b"".join(parts) for name, parts in files.items()})
+        with self._pool.connection() as conn:
+            kept = {r["version"] for r in conn.execute("SELECT DISTINCT version FROM index_files")}
+        snapshots.prune(root, keep=0, also_keep=kept)
         return True
 
     def kept_seqs(self) -> list[int]:

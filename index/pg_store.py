@@ -10,11 +10,12 @@ from . import lexical, store_changes, store_schema
 from .article import Article
 from .lexical import Frequencies, LexicalQuery
 from .pg_shared import PostgresEmbeddingCache, SharedVersions
-from .postgres import WRITERS_LOCK, advisory_lock, connect_pool, create_schema, transaction
+from .postgres import WRITERS_LOCK, advisory_lock, connect_pool, create_schema, transaction, write_transaction
 from .relations import Fingerprint
 from .store_changes import Changes
 from .store_schema import COLUMNS, StoredArticle, to_stored
 
+LOCK_HOLDERS = 64  # writers at work at once, each holding the writers' lock on a connection
 UPSERT = store_schema.UPSERT.replace("?", "%s")
 # The articles that pin the article with this key: a change of it is a display change of theirs.
 PINNERS = ("SELECT a.key FROM articles pinned JOIN pins p ON p.pinned_id = pinned.id "
@@ -89,9 +90,10 @@ class PostgresStore:
     def __init__(self, url: str, pool_size: int = 8) -> None:
         self.url = url
         self._pool = connect_pool(url, pool_size)
+        self._locks = connect_pool(url, LOCK_HOLDERS)  # connections holding advisory locks (see `advisory_lock`)
         create_schema(self._pool)
         self.words = PostgresWords(self._pool)
-        self.versions = SharedVersions(self._pool)
+        self.versions = SharedVersions(self._pool, self._locks)
 
     def embedding_cache(self) -> PostgresEmbeddingCache:
         """The embedding cache in this database, shared by every machine using it."""
@@ -99,10 +101,11 @@ class PostgresStore:
 
     def close(self) -> None:
         self._pool.close()
+        self._locks.close()
 
     def writing(self, exclusive: bool = False) -> AbstractContextManager[bool]:
         """The writers' lock (see `backends.Store.writing`), shared by every machine on this database."""
-        return advisory_lock(self._pool, WRITERS_LOCK, exclusive)
+        return advisory_lock(self._locks, WRITERS_LOCK, exclusive)
 
     def _select(self, sql: str, params: Sequence[Any] | dict = ()) -> list[StoredArticle]:
         with self._pool.connection() as conn:
@@ -113,33 +116,41 @@ class PostgresStore:
     def upsert(self, articles: Sequence[Article], embed_keys: Sequence[str], fingerprints: Sequence[Fingerprint]) -> None:
         """Insert or replace articles by id in one transaction, logging each change (see `ArticleStore`)."""
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        with transaction(self._pool) as conn:
+        # By id: writers of the same articles lock their rows in one order.
+        rows = sorted(zip(articles, embed_keys, fingerprints, strict=True), key=lambda row: row[0].id)
+
+        def work(conn: Any) -> None:
             log = ChangeBatch(conn)
-            for article, embed_key, fp in zip(articles, embed_keys, fingerprints, strict=True):
+            for article, embed_key, fp in rows:
                 key = conn.execute(UPSERT, store_schema.upsert_values(article, embed_key, fp, now)).fetchone()["key"]
                 before = words_by_key(conn, [key]).get(key, frozenset())
                 after = frozenset(lexical.words_of(article.headline, article.body))
                 conn.execute("INSERT INTO lexical (key, terms) VALUES (%s, %s) "
                              "ON CONFLICT (key) DO UPDATE SET terms = excluded.terms", (key, sorted(after)))
-                log.vector(key, embed_key, before | after)
+                log.vector(key, embed_key, before | after)  # its row is locked: no pin on it is in flight
             log.write()
+
+        write_transaction(self._pool, work)
 
     def delete(self, article_id: str) -> bool:
-        with transaction(self._pool) as conn:
-            row = conn.execute("SELECT key FROM articles WHERE id = %s", (article_id,)).fetchone()
-            if row is None:
-                return False
-            log = ChangeBatch(conn)
-            log.vector(row["key"], None, words_by_key(conn, [row["key"]]).get(row["key"], frozenset()))
-            conn.execute("DELETE FROM articles WHERE key = %s", (row["key"],))
-            conn.execute("DELETE FROM lexical WHERE key = %s", (row["key"],))
-            conn.execute("DELETE FROM pins WHERE article_id = %s OR pinned_id = %s", (article_id, article_id))
-            log.write()
-            return True
+        return write_transaction(self._pool, lambda conn: self._delete(conn, article_id))
+
+    def _delete(self, conn: Any, article_id: str) -> bool:
+        row = conn.execute("SELECT key FROM articles WHERE id = %s FOR UPDATE", (article_id,)).fetchone()
+        if row is None:
+            return False
+        log = ChangeBatch(conn)
+        log.vector(row["key"], None, words_by_key(conn, [row["key"]]).get(row["key"], frozenset()))
+        conn.execute("DELETE FROM articles WHERE key = %s", (row["key"],))
+        conn.execute("DELETE FROM lexical WHERE key = %s", (row["key"],))
+        conn.execute("DELETE FROM pins WHERE article_id = %s OR pinned_id = %s", (article_id, article_id))
+        log.write()
+        return True
 
     def mark_linked(self, article_ids: Sequence[str]) -> None:
-        with transaction(self._pool) as conn:
-            conn.execute("UPDATE articles SET linked = 1 WHERE id = ANY(%s)", (list(article_ids),))
+        ids = sorted(article_ids)
+        write_transaction(self._pool, lambda conn: conn.execute("UPDATE articles SET linked = 1 WHERE id = ANY(%s)",
+                                                                (ids,)))
 
     def unlinked_ids(self) -> list[str]:
         with self._pool.connection() as conn:
@@ -155,8 +166,8 @@ class PostgresStore:
 
     def _update(self, sql: str, rows: list[tuple]) -> None:
         if rows:
-            with transaction(self._pool) as conn, conn.cursor() as cur:
-                cur.executemany(sql, rows)
+            ordered = sorted(rows, key=lambda row: row[-1])  # by key (see `upsert`)
+            write_transaction(self._pool, lambda conn: conn.cursor().executemany(sql, ordered))
 
     # Reads
 
@@ -180,7 +191,7 @@ class PostgresStore:
     def newest_ids(self, limit: int) -> list[str]:
         with self._pool.connection() as conn:
             return [r["id"] for r in conn.execute(
-                "SELECT id FROM articles ORDER BY published_at IS NULL, published_at DESC, key DESC LIMIT %s", (limit,))]
+                "SELECT id FROM articles ORDER BY published_at IS NULL, published_at COLLATE \"C\" DESC, key DESC LIMIT %s", (limit,))]
 
     def count(self) -> int:
         with self._pool.connection() as conn:
@@ -192,12 +203,13 @@ class PostgresStore:
             return last, [to_stored(r) for r in conn.execute(f"SELECT {COLUMNS} FROM articles ORDER BY key")]
 
     def search_headlines(self, text: str, limit: int, offset: int) -> tuple[int, list[StoredArticle]]:
-        # ILIKE: SQLite's LIKE ignores the case of ASCII letters.
+        # ILIKE: SQLite's LIKE ignores the case of ASCII letters (ILIKE of every letter that has one).
         pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         with self._pool.connection() as conn:
             total = conn.execute("SELECT count(*) AS n FROM articles WHERE headline ILIKE %s", (pattern,)).fetchone()["n"]
             rows = conn.execute(f"SELECT {COLUMNS} FROM articles WHERE headline ILIKE %s "
-                                "ORDER BY published_at DESC, key DESC LIMIT %s OFFSET %s", (pattern, limit, offset))
+                                'ORDER BY published_at COLLATE "C" DESC NULLS LAST, key DESC LIMIT %s OFFSET %s',
+                                (pattern, limit, offset))
             return total, [to_stored(r) for r in rows]
 
     # The change log (in commit order: see `postgres`)
@@ -227,12 +239,15 @@ class PostgresStore:
     def set_stories(self, pairs: Sequence[tuple[int, str]]) -> None:
         if not pairs:
             return
-        with transaction(self._pool) as conn:
-            with conn.cursor() as cur:
-                cur.executemany("UPDATE articles SET story_id = %s WHERE key = %s", [(s, key) for key, s in pairs])
+        pairs = sorted(pairs)  # by key: writers of the same articles lock their rows in one order
+
+        def work(conn: Any) -> None:
+            conn.cursor().executemany("UPDATE articles SET story_id = %s WHERE key = %s", [(s, k) for k, s in pairs])
             log = ChangeBatch(conn)
             log.display([key for key, _ in pairs])
             log.write()
+
+        write_transaction(self._pool, work)
 
     def story_members(self, story_ids: Sequence[str]) -> list[StoredArticle]:
         ids = list(dict.fromkeys(story_ids))
@@ -244,15 +259,21 @@ class PostgresStore:
                             "WHERE p.article_id = %s ORDER BY p.position", (article_id,))
 
     def set_pins(self, article_id: str, pinned_ids: Sequence[str]) -> None:
-        with transaction(self._pool) as conn:
-            log = ChangeBatch(conn)
-            log.display([r["key"] for r in conn.execute("SELECT key FROM articles WHERE id = %s", (article_id,))],
-                        pinners=False)
-            conn.execute("DELETE FROM pins WHERE article_id = %s", (article_id,))
-            with conn.cursor() as cur:
-                cur.executemany("INSERT INTO pins (article_id, position, pinned_id) VALUES (%s, %s, %s)",
-                                [(article_id, i, pinned) for i, pinned in enumerate(pinned_ids)])
-            log.write()
+        write_transaction(self._pool, lambda conn: self._set_pins(conn, article_id, pinned_ids))
+
+    def _set_pins(self, conn: Any, article_id: str, pinned_ids: Sequence[str]) -> None:
+        # One editor's save at a time for an article; the pinned articles' rows held, so that a
+        # change of one of them, in flight, is logged before (and then logs this article) or after.
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ("pins:" + article_id,))
+        conn.execute("SELECT key FROM articles WHERE id = ANY(%s) ORDER BY id FOR SHARE", (sorted(pinned_ids),))
+        log = ChangeBatch(conn)
+        log.display([r["key"] for r in conn.execute("SELECT key FROM articles WHERE id = %s", (article_id,))],
+                    pinners=False)
+        conn.execute("DELETE FROM pins WHERE article_id = %s", (article_id,))
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO pins (article_id, position, pinned_id) VALUES (%s, %s, %s)",
+                            [(article_id, i, pinned) for i, pinned in enumerate(pinned_ids)])
+        log.write()
 
     # Named values
 
@@ -262,6 +283,5 @@ class PostgresStore:
         return bytes(row["value"]) if row else None
 
     def set_meta(self, name: str, value: bytes) -> None:
-        with transaction(self._pool) as conn:
-            conn.execute("INSERT INTO meta (name, value) VALUES (%s, %s) "
-                         "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (name, value))
+        sql = "INSERT INTO meta (name, value) VALUES (%s, %s) ON CONFLICT (name) DO UPDATE SET value = excluded.value"
+        write_transaction(self._pool, lambda conn: conn.execute(sql, (name, value)))

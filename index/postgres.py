@@ -8,9 +8,13 @@ do: a number taken first may commit last, and a replica that already read past i
 """
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
+T = TypeVar("T")
+
+SCHEMA_VERSION = b"1"  # of the tables below
 SCHEMA_LOCK = 7_160_001  # advisory lock ids: one process at a time creates the tables;
 WRITERS_LOCK = 7_160_002  # writers share this one, a repair of a dead writer's links takes it alone;
 REBUILD_LOCK = 7_160_003  # one rebuild at a time
@@ -79,15 +83,31 @@ def is_database_url(location: object) -> bool:
 
 
 def connect_pool(url: str, max_size: int = 8) -> Any:
-    """A pool of autocommit connections returning rows as dicts (psycopg 3; an optional dependency:
-    requirements-scale.txt)."""
+    """A pool of autocommit connections returning rows as dicts, each checked before use (a server
+    restart costs no request) (psycopg 3; an optional dependency: requirements-scale.txt)."""
     from psycopg.rows import dict_row
     from psycopg_pool import ConnectionPool
 
-    pool = ConnectionPool(url, min_size=1, max_size=max_size, open=True,
+    pool = ConnectionPool(url, min_size=1, max_size=max_size, open=True, check=ConnectionPool.check_connection,
                           kwargs={"autocommit": True, "row_factory": dict_row})
     pool.wait(timeout=30)
     return pool
+
+
+def write_transaction(pool: Any, work: Callable[[Any], T], attempts: int = 5) -> T:
+    """Run `work(conn)` in one write transaction, again from the start when the server chose it as
+    a deadlock's victim or found it conflicting (writers of overlapping articles, a rebuild's stories)."""
+    from psycopg import errors
+
+    for attempt in range(attempts):
+        try:
+            with transaction(pool) as conn:
+                return work(conn)
+        except (errors.DeadlockDetected, errors.SerializationFailure):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.01 * 2**attempt)
+    raise AssertionError("unreachable")
 
 
 @contextmanager
@@ -105,15 +125,23 @@ def transaction(pool: Any, consistent_read: bool = False) -> Iterator[Any]:
 
 
 def create_schema(pool: Any) -> None:
+    """Create the tables, unless this version of them is there (then nothing waits for writers)."""
+    with pool.connection() as conn:
+        if conn.execute("SELECT to_regclass('meta') IS NOT NULL AS made").fetchone()["made"] and conn.execute(
+                "SELECT 1 FROM meta WHERE name = 'schema' AND value = %s", (SCHEMA_VERSION,)).fetchone():
+            return
     with transaction(pool) as conn:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
         conn.execute(SCHEMA)
+        conn.execute("INSERT INTO meta (name, value) VALUES ('schema', %s) "
+                     "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (SCHEMA_VERSION,))
 
 
 @contextmanager
 def advisory_lock(pool: Any, lock_id: int, exclusive: bool) -> Iterator[bool]:
-    """Hold a session advisory lock on a connection of its own: shared (waits), or alone if free
-    (yields False when another holds it). The server releases it if this process dies."""
+    """Hold a session advisory lock on a connection of `pool` (the store keeps a pool for its locks,
+    so that a holder never waits for a connection a lock holder has): shared (waits), or alone if
+    free (yields False when another holds it). The server releases it if this process dies."""
     with pool.connection() as conn:
         if exclusive:
             held = conn.execute("SELECT pg_try_advisory_lock(%s) AS held", (lock_id,)).fetchone()["held"]

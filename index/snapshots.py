@@ -16,6 +16,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,6 +28,7 @@ from .vectors import VectorIndex
 log = logging.getLogger(__name__)
 
 POINTER = "CURRENT"
+STALE_SECONDS = 3600  # a temporary this old was left by a process that died
 VECTORS = "vectors.faiss"
 META = "meta.json"
 
@@ -79,6 +81,8 @@ def install(root: Path, version: str, files: dict[str, bytes]) -> None:
     it the live one: a version just built, or one another machine built (`shared_versions`)."""
     root.mkdir(parents=True, exist_ok=True)
     if not (root / version).exists():
+        if not files:
+            raise IndexCorrupt(f"index version {version} is gone from {root}")
         staging = root / f".tmp-{version}-{os.getpid()}-{threading.get_ident()}"
         staging.mkdir()
         for name, data in files.items():
@@ -90,7 +94,7 @@ def install(root: Path, version: str, files: dict[str, bytes]) -> None:
             if not (root / version).is_dir():
                 raise
     crash_points.reached("rebuild:written")
-    pointer_tmp = root / f".{POINTER}.tmp"
+    pointer_tmp = root / f".{POINTER}.tmp-{os.getpid()}-{threading.get_ident()}"
     _fsync_write(pointer_tmp, version.encode())
     os.replace(pointer_tmp, root / POINTER)
 
@@ -170,14 +174,16 @@ def load_live(root: Path) -> tuple[SnapshotMeta, VectorIndex] | None:
     raise IndexCorrupt("no index version can be loaded (" + "; ".join(errors) + "); run `python -m service rebuild`")
 
 
-def prune(root: Path, keep: int) -> list[str]:
-    """Remove all but the newest `keep` versions (never the live one) and stale temporaries."""
+def prune(root: Path, keep: int, also_keep: set[str] = frozenset()) -> list[str]:
+    """Remove all but the newest `keep` versions (never the live one, nor those in `also_keep`) and
+    temporaries left by a process that died (older than STALE_SECONDS: another may be writing one)."""
     live = current_version(root)
     removed = []
     for version in versions(root)[:-keep] if keep > 0 else versions(root):
-        if version != live:
+        if version != live and version not in also_keep:
             shutil.rmtree(root / version, ignore_errors=True)
             removed.append(version)
-    for stale in root.glob(".tmp-*"):
-        shutil.rmtree(stale, ignore_errors=True)
+    for stale in [*root.glob(".tmp-*"), *root.glob(f".{POINTER}.tmp-*")]:
+        if time.time() - stale.stat().st_mtime > STALE_SECONDS:
+            shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
     return removed

@@ -32,7 +32,10 @@ def free_port() -> int:
 
 
 class PostgresServer:
-    def __init__(self) -> None:
+    """A private server; `fsync=False` (tests) skips flushing to disk, True (benchmarks) runs as production does."""
+
+    def __init__(self, fsync: bool = False) -> None:
+        self.fsync = fsync
         self.bin = postgres_bin()
         if self.bin is None:
             raise RuntimeError("PostgreSQL is not installed (initdb not found)")
@@ -47,9 +50,11 @@ class PostgresServer:
     def __enter__(self) -> "PostgresServer":
         if os.geteuid() == 0:
             shutil.chown(self.folder, "postgres")
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
-        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.folder} -c fsync=off "
-                   "-c max_connections=200 -c synchronous_commit=off")
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync",
+                  "--locale=C.UTF-8")
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.folder} -c max_connections=200"
+        if not self.fsync:
+            options += " -c fsync=off -c synchronous_commit=off"
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.folder / "log"), "-w", "start")
         return self
 

@@ -62,3 +62,64 @@ def test_a_write_and_a_delete_reach_another_process_through_the_log(database_url
     assert set(changes.current.values()) == {"e-a1", None}  # a2's tombstone
     a.close()
     b.close()
+
+
+def run_at_once(jobs) -> list[BaseException]:
+    """Run the callables in threads started together; the exceptions they raised."""
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(jobs))
+
+    def run(job) -> None:
+        start.wait()
+        try:
+            job()
+        except BaseException as exc:  # noqa: BLE001 - the test reports them
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return errors
+
+
+def test_concurrent_writers_of_the_same_articles_neither_deadlock_nor_starve_the_pool(database_url):
+    from index.pg_store import PostgresStore
+
+    store = PostgresStore(database_url, pool_size=2)  # fewer connections than writers
+    batch = [article(i) for i in range(12)]
+    put(store, *batch)
+
+    def write(order: list[Article]) -> None:
+        with store.writing():  # as the engine's writers do: the lock, then the write
+            put(store, *order)
+            store.set_stories([(store.get(a.id).key, "story") for a in reversed(order)])
+            store.set_pins("a0", [a.id for a in order[:3]])
+
+    assert run_at_once([lambda o=o: write(o) for o in (batch, batch[::-1]) * 3]) == []
+    assert store.count() == 12 and len(store.pinned("a0")) == 3
+    seen = store.changes_since(0)
+    assert seen.seq == store.last_change() and set(seen.current) == {store.get(a.id).key for a in batch}
+    store.close()
+
+
+def test_a_replica_copies_the_published_version_keeps_only_what_the_database_keeps_and_never_goes_back(
+        database_url, tmp_path):
+    from index import snapshots
+    from index.pg_store import PostgresStore
+    from index.vectors import VectorIndex
+
+    store = PostgresStore(database_url)
+    built, replica = tmp_path / "rebuilder", tmp_path / "replica"
+    names = []
+    for seq in range(4):
+        names.append(snapshots.write_snapshot(built, VectorIndex(4), "m", seq=seq).version)
+        store.versions.publish(built, names[-1], keep=2)
+        assert store.versions.mirror(replica)
+        assert snapshots.current_version(replica) == names[-1]
+    assert snapshots.versions(replica) == names[-2:] and store.versions.kept_seqs() == [2, 3]
+    assert snapshots.read_snapshot(replica, names[-1])[0].sha256 == snapshots.read_meta(built, names[-1]).sha256
+    newer = snapshots.write_snapshot(replica, VectorIndex(4), "m", seq=9).version  # a rebuild in this folder
+    assert not store.versions.mirror(replica) and snapshots.current_version(replica) == newer
+    store.close()

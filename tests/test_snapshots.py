@@ -1,3 +1,6 @@
+import os
+import time
+
 import numpy as np
 import pytest
 
@@ -44,8 +47,11 @@ def test_no_loadable_version_is_a_clear_error(tmp_path):
 def test_prune_keeps_the_newest_and_the_live(tmp_path):
     made = [snapshots.write_snapshot(tmp_path, build(3), "m", seq=i).version for i in range(5)]
     (tmp_path / ".tmp-vstale").mkdir()
+    (tmp_path / ".tmp-vbeing-written").mkdir()  # another process is copying a version right now
+    old = time.time() - snapshots.STALE_SECONDS - 1
+    os.utime(tmp_path / ".tmp-vstale", (old, old))
     removed = snapshots.prune(tmp_path, keep=2)
     assert removed == made[:3]
     assert snapshots.versions(tmp_path) == made[3:]
-    assert not (tmp_path / ".tmp-vstale").exists()
+    assert not (tmp_path / ".tmp-vstale").exists() and (tmp_path / ".tmp-vbeing-written").exists()
     assert snapshots.current_version(tmp_path) == made[-1]

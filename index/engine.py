@@ -20,6 +20,7 @@ import numpy as np
 from .answers import AnswerCache
 from .article import Article
 from .backends import open_store
+from .backfill import Backfill, backfill
 from .embedders import DEFAULT_MODEL, Embedder, Progress, related_floor_of
 from .embedding import CachedEmbedder
 from .embedding_cache import EmbeddingCache
@@ -94,6 +95,15 @@ class Engine:
     def text_of(self, headline: str, body: str) -> str:
         """What is embedded for an article, and cached under: headline and lead."""
         return self.embedding.text_of(headline, body)
+
+    def backfill(self, articles: Sequence[Article] | None = None, ray_address: str | None = None, workers: int = 1,
+                 progress: Progress | None = None) -> Backfill:
+        """Embed into the cache what it lacks of these articles (None: every stored one), here or on
+        the Ray cluster at `ray_address` (see `backfill`)."""
+        if articles is None:
+            articles = [s.article for s in self.store.snapshot()[1]]
+        texts = [self.text_of(a.headline, a.body) for a in articles]
+        return backfill(self.embedding, texts, ray_address, workers, progress)
 
     def seed_embeddings(self, path: Path) -> int:
         """Seed the embedding cache from a vectors file of this engine's model (0 if another made it)."""

@@ -1,4 +1,4 @@
-"""Commands: `python -m service ingest FILE | rebuild | serve` (also `flask --app service ...`)."""
+"""Commands: `python -m service ingest FILE | embed [FILE] | rebuild | serve` (also `flask --app service ...`)."""
 from __future__ import annotations
 
 import gzip
@@ -74,14 +74,46 @@ def ingest_command(path: Path, vectors: Path | None) -> None:
     click.echo(f"ingested {len(articles)} articles from {path}, skipped {len(bad)} bad lines")
 
 
+RAY = click.option("--ray", "ray_address", default=None, metavar="ADDRESS",
+                   help="embed on this Ray cluster (host:port of its head, or auto) instead of here")
+WORKERS = click.option("--workers", type=int, default=2, show_default=True,
+                       help="with --ray: embedding actors, one model and one CPU each")
+
+
+def run_backfill(articles: list[Article] | None, ray_address: str | None, workers: int) -> None:
+    """Embed what the cache lacks (every stored article when `articles` is None), with a progress bar."""
+    total = len(articles) if articles is not None else engine().store.count()
+    with progress(total, "embed") as bar:
+        done = engine().backfill(articles, ray_address, workers, progress=bar.update)
+    nodes = ", ".join(f"{node[:12]} {count}" for node, count in done.nodes.most_common())
+    click.echo(f"embedded {done.embedded} texts, {done.cached} already cached" + (f"; by node: {nodes}" if nodes else ""))
+
+
+@click.command("embed")
+@click.argument("path", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@RAY
+@WORKERS
+@with_appcontext
+def embed_command(path: Path | None, ray_address: str | None, workers: int) -> None:
+    """Embed into the cache the texts it lacks, of a JSON Lines file before its import, or of every
+    stored article (a backfill, or a change of model before `rebuild`)."""
+    articles = read_valid(path)[0] if path is not None else None
+    try:
+        run_backfill(articles, ray_address, workers)
+    except EngineError as exc:
+        raise click.ClickException(exc.message)
+
+
 @click.command("rebuild")
 @click.option("--from", "export", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="a full export from the CMS (JSON Lines) to reconcile the store with first")
 @click.option("--prune", is_flag=True, help="with --from: remove stored articles missing from the export")
 @click.option("--warm/--no-warm", default=True, show_default=True,
               help="then compute the similar stories of the newest WARM_ARTICLES articles, as pages ask for them")
+@RAY
+@WORKERS
 @with_appcontext
-def rebuild_command(export: Path | None, prune: bool, warm: bool) -> None:
+def rebuild_command(export: Path | None, prune: bool, warm: bool, ray_address: str | None, workers: int) -> None:
     """Re-embed every stored article (cached vectors are reused) into a new index version and switch to it.
 
     Shows a progress bar on a terminal, else a progress line every few seconds, then a summary line;
@@ -99,6 +131,8 @@ def rebuild_command(export: Path | None, prune: bool, warm: bool) -> None:
                 counts = engine().reconcile(articles, prune=prune, progress=bar.update)
             click.echo(f"reconciled with {export}: {counts['upserted']} upserted, {counts['unchanged']} unchanged, "
                        f"{counts['removed']} removed")
+        if ray_address:
+            run_backfill(None, ray_address, workers)
         with StageProgress("rebuild") as stages:
             summary = engine().rebuild(stages)
     except EngineError as exc:
@@ -140,7 +174,7 @@ def serve_command(host: str | None, port: int | None) -> None:
         pass
 
 
-COMMANDS = (ingest_command, rebuild_command, serve_command)
+COMMANDS = (ingest_command, embed_command, rebuild_command, serve_command)
 
 
 def init_app(app: Flask) -> None:

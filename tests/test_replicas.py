@@ -5,13 +5,12 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 from .conftest import ROOT, SAMPLE_VECTORS, clean_environ
-from .test_server import call, free_port
+from .test_server import call, free_port, serving
 
 
 def service(args: list[str], env: dict[str, str]) -> None:
@@ -26,23 +25,9 @@ def environment(data_dir: Path, database_url: str, **more: str) -> dict[str, str
 @contextmanager
 def replica(data_dir: Path, database_url: str) -> Iterator[str]:
     """`serve` on a free port with an empty data folder; yields its base URL once it answers."""
-    port = free_port()
     data_dir.mkdir(parents=True)
-    process = subprocess.Popen([sys.executable, "-m", "service", "serve"], cwd=ROOT,
-                               env=environment(data_dir, database_url, PORT=str(port)),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(600):
-            try:
-                call(base + "/healthz")
-                break
-            except (urllib.error.URLError, ConnectionError):
-                time.sleep(0.1)
+    with serving(environment(data_dir, database_url, PORT=str(free_port()))) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def similar_ids(base: str, article_id: str) -> list[str]:

@@ -42,9 +42,16 @@ def running_server(data_dir: Path, rows: list[dict], **env_overrides: str) -> It
     source.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
     subprocess.run([sys.executable, "-m", "service", "ingest", str(source)], env=env, cwd=ROOT, check=True,
                    capture_output=True)
+    with serving(env) as base:
+        yield base
+
+
+@contextmanager
+def serving(env: dict[str, str]) -> Iterator[str]:
+    """`python -m service serve` with this environment (its PORT set); yields its base URL once it answers."""
     process = subprocess.Popen([sys.executable, "-m", "service", "serve"], env=env, cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    base = f"http://127.0.0.1:{env['PORT']}"
     try:
         for _ in range(600):
             try:

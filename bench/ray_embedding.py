@@ -1,0 +1,103 @@
+"""The Ray path of a backfill against the local path, on the same texts, in the same run: the overhead
+of Ray with one worker, and the throughput of 1 against 2 workers, on a real local Ray cluster (a
+head node started here with `ray start`, `--cpus` CPUs, HOME in a temp folder).
+
+Every pass starts from an empty embedding cache, so every text is embedded. The local path runs the
+same embedder in this process; `OMP_NUM_THREADS=1` for it, as Ray gives each one-CPU actor one
+thread (else the local path would use both cores and the comparison would not be per worker).
+
+    python bench/ray_embedding.py [--texts 120] [--cpus 2]
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from index.backfill import backfill  # noqa: E402
+from index.embedders import DEFAULT_MODEL  # noqa: E402
+from index.embedding import CachedEmbedder  # noqa: E402
+from index.embedding_cache import EmbeddingCache  # noqa: E402
+from index.text import DEFAULT_LEAD_WORDS, embedding_text  # noqa: E402
+from tests.test_server import free_port  # noqa: E402
+
+SAMPLE = ROOT / "sample" / "ant_2017_feb_mar.jsonl.gz"
+
+
+def texts_of(count: int) -> list[str]:
+    with gzip.open(SAMPLE, "rt", encoding="utf-8") as f:
+        rows = [json.loads(line) for _, line in zip(range(count), f)]
+    return [embedding_text(f"{r['headline']} (bench)", r["body"], DEFAULT_LEAD_WORDS) for r in rows]
+
+
+def seconds_for(texts: list[str], folder: Path, address: str | None, workers: int) -> float:
+    """Seconds to embed `texts` from an empty cache."""
+    cache = EmbeddingCache(folder / f"cache-{time.monotonic_ns()}.sqlite")
+    started = time.perf_counter()
+    done = backfill(CachedEmbedder(DEFAULT_MODEL, cache, DEFAULT_LEAD_WORDS), texts, address, workers)
+    seconds = time.perf_counter() - started
+    cache.close()
+    assert done.embedded == len(texts)
+    return seconds
+
+
+def rate_and_start(texts: list[str], folder: Path, address: str | None, workers: int) -> tuple[float, float]:
+    """Texts a second once running (from the time the second half of the texts adds) and the
+    seconds of start-up (what is left: actors starting, models loading, the job's set-up)."""
+    half = seconds_for(texts[: len(texts) // 2], folder, address, workers)
+    whole = seconds_for(texts, folder, address, workers)
+    rate = (len(texts) - len(texts) // 2) / (whole - half)
+    return rate, max(0.0, whole - len(texts) / rate)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--texts", type=int, default=120)
+    parser.add_argument("--cpus", type=int, default=2)
+    args = parser.parse_args()
+    texts = texts_of(args.texts)
+    folder = Path(tempfile.mkdtemp(prefix="raybench-"))
+    ray = str(Path(sys.executable).parent / "ray")
+    env = {**os.environ, "HOME": str(folder), "RAY_USAGE_STATS_ENABLED": "0"}
+    port = free_port()
+    os.environ["OMP_NUM_THREADS"] = "1"
+    try:
+        local = rate_and_start(texts, folder, None, 1)
+        subprocess.run([ray, "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1", f"--num-cpus={args.cpus}",
+                        "--include-dashboard=false", f"--temp-dir={folder}/t", "--disable-usage-stats"], env=env,
+                       check=True, capture_output=True)
+        os.environ["HOME"] = str(folder)
+        address = f"127.0.0.1:{port}"
+        runs = {workers: rate_and_start(texts, folder, address, workers) for workers in range(1, args.cpus + 1)}
+    finally:
+        import ray as ray_api
+
+        ray_api.shutdown()
+        subprocess.run([ray, "stop"], env=env, capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+    print(f"{len(texts)} texts (headline + {DEFAULT_LEAD_WORDS} words), {os.cpu_count()} cores, one thread a worker;"
+          " rate once running, and start-up")
+    print(f"local, this process      {local[0]:6.2f} texts/s   start-up {local[1]:5.1f} s")
+    for workers, (rate, start) in runs.items():
+        print(f"Ray, {workers} worker(s)          {rate:6.2f} texts/s   start-up {start:5.1f} s   {rate / local[0]:5.2f}x local"
+              f"   {rate / runs[1][0]:5.2f}x one Ray worker")
+    print(f"Ray's overhead once running, one worker: {(1 - runs[1][0] / local[0]) * 100:.1f}% (goal <= 10%)")
+    per_worker = runs[max(runs)][0] / max(runs)
+    for workers in (1, 8, 32, 128):
+        hours = 1_000_000 / (per_worker * workers) / 3600
+        print(f"projected, 1M articles on {workers:3d} one-CPU workers: {hours:7.1f} h (straight line from"
+              f" {per_worker:.2f} texts/s a worker, measured with {max(runs)})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""A backfill embeds what the cache lacks: here, or on a real Ray cluster (a head and a worker node
+on 127.0.0.1, started with `ray start` as operations would), with the same vectors either way."""
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.embedders import DEFAULT_MODEL
+from index.embedding_cache import EmbeddingCache, embed_key
+from index.text import DEFAULT_LEAD_WORDS, embedding_text
+
+from .conftest import ROOT, clean_environ
+from .test_server import free_port
+
+
+def fresh_articles(sample_rows: list[dict], n: int) -> list[dict]:
+    """Real articles with headlines no cache holds a vector for."""
+    return [{**row, "id": f"backfill-{i}", "headline": f"{row['headline']} - {i}"} for i, row in enumerate(sample_rows[:n])]
+
+
+def embed(data_dir: Path, source: Path, *args: str, env: dict | None = None) -> str:
+    env = {**(env or clean_environ()), "DATA_DIR": str(data_dir)}
+    done = subprocess.run([sys.executable, "-m", "service", "embed", str(source), *args], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def cached_vectors(data_dir: Path, articles: list[dict]) -> np.ndarray:
+    cache = EmbeddingCache(data_dir / "embeddings.sqlite")
+    keys = [embed_key(DEFAULT_MODEL, embedding_text(a["headline"], a["body"], DEFAULT_LEAD_WORDS)) for a in articles]
+    found = cache.get_many(keys)
+    cache.close()
+    assert len(found) == len(keys)
+    return np.stack([found[k] for k in keys])
+
+
+@pytest.fixture
+def source(tmp_path, sample_rows) -> tuple[Path, list[dict]]:
+    articles = fresh_articles(sample_rows, 16)
+    path = tmp_path / "import.jsonl"
+    path.write_text("\n".join(json.dumps(a, ensure_ascii=False) for a in articles), encoding="utf-8")
+    return path, articles
+
+
+@pytest.fixture
+def ray_cluster():
+    """A head node and a worker node on 127.0.0.1, one CPU each, HOME and Ray's files in a temp folder."""
+    pytest.importorskip("ray")
+    ray = str(Path(sys.executable).parent / "ray")
+    home = Path(tempfile.mkdtemp(prefix="ray-"))  # short: Ray's socket paths must stay under 108 bytes
+    env = {**clean_environ(), "HOME": str(home), "RAY_USAGE_STATS_ENABLED": "0"}
+    port = free_port()
+    node = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--disable-usage-stats"]
+    try:
+        subprocess.run([ray, "start", "--head", f"--port={port}", "--include-dashboard=false", f"--temp-dir={home}/t",
+                        *node], env=env, check=True, capture_output=True, timeout=120)
+        subprocess.run([ray, "start", f"--address=127.0.0.1:{port}", *node], env=env, check=True, capture_output=True,
+                       timeout=120)
+        yield f"127.0.0.1:{port}", env
+    finally:
+        subprocess.run([ray, "stop", "--force"], env=env, capture_output=True, timeout=120)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def test_a_backfill_here_embeds_what_the_cache_lacks_once(tmp_path, source, e5):
+    path, articles = source
+    first = embed(tmp_path / "data", path)
+    assert "embedded 16 texts, 0 already cached; by node: local 16" in first
+    assert "embedded 0 texts, 16 already cached" in embed(tmp_path / "data", path)
+    expected = e5.encode([embedding_text(a["headline"], a["body"], DEFAULT_LEAD_WORDS) for a in articles])
+    assert np.abs(cached_vectors(tmp_path / "data", articles) - expected).max() < 1e-5
+
+
+def test_a_backfill_on_a_ray_cluster_uses_both_nodes_and_gives_the_local_vectors(tmp_path, source, e5, ray_cluster):
+    path, articles = source
+    address, env = ray_cluster
+    out = embed(tmp_path / "data", path, "--ray", address, "--workers", "2", env=env)
+    assert "embedded 16 texts, 0 already cached" in out, out
+    nodes = re.findall(r"([0-9a-f]{12}) (\d+)", out.split("by node:")[1])
+    assert len(nodes) == 2 and sum(int(n) for _, n in nodes) == 16, out  # both nodes did work
+    expected = e5.encode([embedding_text(a["headline"], a["body"], DEFAULT_LEAD_WORDS) for a in articles])
+    assert np.abs(cached_vectors(tmp_path / "data", articles) - expected).max() < 1e-5

@@ -10,48 +10,23 @@ not. (The word search weighs words by the version's idf: an article's place amon
 depends on that article's words alone.) Story and pin changes are logged with the same key (see `ArticleStore`), and an
 article's change also logs the articles that pin it. Every process replays the store's change log
 (`ChangeLog`), so each one knows which answers are still current, its own and those other
-processes wrote to the shared file (`AnswerCache`).
+processes wrote to the shared table (`AnswerCache`).
 """
 from __future__ import annotations
 
 import json
-import logging
-import os
-import sqlite3
 import threading
-import time
 import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
-from .sqlite import connect
 
-log = logging.getLogger(__name__)
-
-# How long a request waits for another process's write to the answer file before it does without.
-FILE_WAIT_MS = 2000
 # Past this many replayed rows (1.5 KB each at 384 dimensions) a process forgets them and treats
 # every answer made before as stale, which bounds its memory between two nightly rebuilds.
 MAX_REPLAYED = 20_000
-
-SCHEMA = """
-DROP TABLE IF EXISTS answers;  -- the format before asked words
-CREATE TABLE IF NOT EXISTS answers_v2 (
-    version   TEXT NOT NULL,     -- index version, related floor and answer format it was computed with
-    article   TEXT NOT NULL,     -- the query article's id
-    options   TEXT NOT NULL,     -- SimilarOptions, canonical JSON
-    key       INTEGER NOT NULL,  -- the query article's key
-    threshold REAL NOT NULL,
-    seq       INTEGER NOT NULL,  -- the change-log position it is current at
-    asked     TEXT NOT NULL,     -- the words it asked for, space-separated
-    body      BLOB NOT NULL,     -- the answer, JSON compressed with zlib (about a third of the size)
-    PRIMARY KEY (version, article, options)
-);
-"""
 
 
 @dataclass
@@ -178,29 +153,15 @@ class LruCache:
                 del self._items[key]
 
 
-def _open(path: Path) -> sqlite3.Connection:
-    conn = connect(path, busy_timeout_ms=FILE_WAIT_MS)
-    conn.executescript(SCHEMA)
-    return conn
-
-
 class AnswerCache:
-    """Answers by (version, article id, options): a small LRU in memory over a SQLite file that
-    every process serving the data folder shares. Answers put with shared=False stay in memory
-    (rare option sets: the file holds those of the option sets pages use, so it stays bounded)."""
+    """Answers by (version, article id, options): a small LRU in memory over a table that every
+    process shares (`answer_file.AnswerFile`, or the database's: `pg_shared.PostgresAnswers`).
+    Answers put with shared=False stay in memory (rare option sets: the table holds those of the
+    option sets pages use, so it stays bounded)."""
 
-    def __init__(self, path: Path, size: int) -> None:
+    def __init__(self, table: AnswerTable, size: int) -> None:
         self._memory = LruCache(size)  # (version, article id, options) -> Answer
-        self._file_lock = threading.Lock()
-        try:
-            self._conn = _open(path)
-        except sqlite3.DatabaseError as exc:  # a damaged cache must not stop the service: start afresh
-            aside = path.with_name(f"{path.name}.damaged-{int(time.time())}")
-            log.error("answer file %s is damaged (%s); moved to %s, starting an empty one", path, exc, aside.name)
-            for suffix in ("", "-wal", "-shm"):
-                if Path(f"{path}{suffix}").exists():
-                    os.replace(f"{path}{suffix}", f"{aside}{suffix}")
-            self._conn = _open(path)
+        self._table = table
 
     def get(self, version: str, article_id: str, options: str, shared: bool) -> tuple[Answer | None, str]:
         """The answer filed under the key, and where it was found: "memory", "shared" or "" (nowhere)."""
@@ -208,58 +169,38 @@ class AnswerCache:
         remembered = self._memory.get(key)
         if remembered is not None:
             return remembered, "memory"
-        if not shared:
-            return None, ""
-        try:
-            with self._file_lock:
-                row = self._conn.execute(
-                    "SELECT key, threshold, seq, asked, body FROM answers_v2 "
-                    "WHERE version = ? AND article = ? AND options = ?", key
-                ).fetchone()
-        except sqlite3.Error as exc:  # busy past FILE_WAIT_MS, or damaged: compute the answer instead
-            log.warning("answer file not read: %s", exc)
-            return None, ""
+        row = self._table.read(key) if shared else None
         if row is None:
             return None, ""
-        answer = Answer(json.loads(zlib.decompress(row["body"])), row["key"], row["threshold"], row["seq"],
-                        frozenset(row["asked"].split()))
+        query_key, threshold, seq, asked, body = row
+        answer = Answer(json.loads(zlib.decompress(body)), query_key, threshold, seq, frozenset(asked.split()))
         self._memory.put(key, answer)
         return answer, "shared"
 
     def put(self, version: str, article_id: str, options: str, answer: Answer, shared: bool) -> None:
         key = (version, article_id, options)
         self._memory.put(key, answer)
-        if not shared:
-            return
-        body = zlib.compress(json.dumps(answer.body, ensure_ascii=False, separators=(",", ":")).encode())
-        try:
-            with self._file_lock:
-                self._conn.execute(
-                    "INSERT OR REPLACE INTO answers_v2 (version, article, options, key, threshold, seq, asked, body) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (*key, answer.key, answer.threshold, answer.seq, " ".join(sorted(answer.asked)), body))
-        except sqlite3.Error as exc:  # the answer is still served, and kept in memory
-            log.warning("answer not filed: %s", exc)
+        if shared:
+            body = zlib.compress(json.dumps(answer.body, ensure_ascii=False, separators=(",", ":")).encode())
+            self._table.write(key, (answer.key, answer.threshold, answer.seq, " ".join(sorted(answer.asked)), body))
 
     def keep_only(self, version: str) -> None:
-        """Forget the answers of every other index version (in short transactions: others write too).
-
-        Only a clean-up: answers are filed by version, so one left behind (the file busy) is never served.
-        """
+        """Forget the answers of every other index version (only a clean-up: answers are filed by
+        version, so one left behind is never served)."""
         self._memory.discard_if(lambda key: key[0] != version)
-        while True:
-            try:
-                with self._file_lock:
-                    deleted = self._conn.execute(
-                        "DELETE FROM answers_v2 WHERE rowid IN (SELECT rowid FROM answers_v2 WHERE version != ? LIMIT 2000)",
-                        (version,)).rowcount
-            except sqlite3.Error as exc:
-                log.warning("answers of older versions not removed yet: %s", exc)
-                return
-            if deleted == 0:
-                return
+        self._table.keep_only(version)
 
     def count(self, version: str) -> int:
-        """How many answers of `version` the shared file holds."""
-        with self._file_lock:
-            return self._conn.execute("SELECT count(*) FROM answers_v2 WHERE version = ?", (version,)).fetchone()[0]
+        """How many answers of `version` the shared table holds."""
+        return self._table.count(version)
+
+
+class AnswerTable(Protocol):
+    """Where answers are shared: rows (key, threshold, seq, asked, body) by (version, article, options).
+    A table that cannot be read or written now says so in the log and answers None / does nothing:
+    the answer is computed, or kept in memory only."""
+
+    def read(self, key: tuple[str, str, str]) -> tuple[int, float, int, str, bytes] | None: ...
+    def write(self, key: tuple[str, str, str], row: tuple[int, float, int, str, bytes]) -> None: ...
+    def keep_only(self, version: str) -> None: ...
+    def count(self, version: str) -> int: ...

@@ -17,6 +17,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .answer_file import AnswerFile
 from .answers import AnswerCache
 from .article import Article
 from .backends import open_store
@@ -53,8 +54,9 @@ class Engine:
         keep_versions: how many index versions a rebuild keeps on disk.
         embedder: an already-built embedder (tests share one); must match `model`.
         related_floor: cosine below which an article is not related (default: measured for the model).
-        database_url: a `postgresql://` URL: the store, the embedding cache and the index versions
-            are there, shared with other machines; `data_dir` keeps this machine's copies.
+        database_url: a `postgresql://` URL: the store, the embedding cache, the shared answers and
+            the index versions are there, shared with other machines; `data_dir` keeps this
+            machine's copy of the live version.
     """
 
     def __init__(self, data_dir: Path | str, model: str = DEFAULT_MODEL, lead_words: int = DEFAULT_LEAD_WORDS,
@@ -72,7 +74,8 @@ class Engine:
         self.embedding = CachedEmbedder(model, self.cache, lead_words, embedder)
         self.live = LiveIndex(self.index_root, self.store, self.embedding)
         self.search = SimilarSearch(self.live, self.store, self.related_floor, load_calibration(model))
-        self.answers = SimilarAnswers(AnswerCache(self.data_dir / "answers.sqlite", ANSWER_CACHE_SIZE), self.search)
+        table = self.store.answer_table() if database_url else AnswerFile(self.data_dir / "answers.sqlite")
+        self.answers = SimilarAnswers(AnswerCache(table, ANSWER_CACHE_SIZE), self.search)
         self.writer = Writer(self.store, self.embedding, self.search)
         self.rebuilder = Rebuilder(self.index_root, self.store, self.embedding, keep_versions)
         self._on_answer: Callable[[str], None] | None = None

@@ -1,10 +1,12 @@
 """What machines without a shared disk share through PostgreSQL beside the store: the embedding cache
-(a vector embedded by one is never embedded again by another) and the index versions a rebuild
-publishes (every replica copies the live one to its own folder and loads it from there).
+(a vector embedded by one is never embedded again by another), the answers (one computed by one is
+served by all) and the index versions a rebuild publishes (every replica copies the live one to its
+own folder and loads it from there).
 """
 from __future__ import annotations
 
 import json
+import logging
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Sequence
@@ -14,6 +16,8 @@ import numpy as np
 from . import snapshots
 from .embedding_cache import seed_from_file
 from .postgres import REBUILD_LOCK, advisory_lock, transaction
+
+log = logging.getLogger(__name__)
 
 PART_BYTES = 64 << 20  # files over this are cut in parts
 POINTER = "index:current"  # the meta row naming the live version
@@ -41,6 +45,46 @@ class PostgresEmbeddingCache:
 
     def seed(self, path: Path, model: str) -> int:
         return seed_from_file(self, path, model)
+
+
+class PostgresAnswers:
+    """The answers every process shares (see `answers.AnswerTable`), in the shared database: an answer
+    one replica computed is served by all. Unreachable, it is done without (computed, kept in memory)."""
+
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+
+    def read(self, key: tuple[str, str, str]) -> tuple[int, float, int, str, bytes] | None:
+        from psycopg import Error
+
+        try:
+            with self._pool.connection(timeout=2) as conn:
+                r = conn.execute("SELECT key, threshold, seq, asked, body FROM answers "
+                                 "WHERE version = %s AND article = %s AND options = %s", key).fetchone()
+        except Error as exc:
+            log.warning("shared answers not read: %s", exc)
+            return None
+        return (r["key"], r["threshold"], r["seq"], r["asked"], bytes(r["body"])) if r else None
+
+    def write(self, key: tuple[str, str, str], row: tuple[int, float, int, str, bytes]) -> None:
+        from psycopg import Error
+
+        try:
+            with self._pool.connection(timeout=2) as conn:
+                conn.execute("INSERT INTO answers (version, article, options, key, threshold, seq, asked, body) "
+                             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (version, article, options) DO UPDATE "
+                             "SET key = excluded.key, threshold = excluded.threshold, seq = excluded.seq, "
+                             "asked = excluded.asked, body = excluded.body", (*key, *row))
+        except Error as exc:
+            log.warning("answer not shared: %s", exc)
+
+    def keep_only(self, version: str) -> None:
+        with self._pool.connection() as conn:
+            conn.execute("DELETE FROM answers WHERE version != %s", (version,))
+
+    def count(self, version: str) -> int:
+        with self._pool.connection() as conn:
+            return conn.execute("SELECT count(*) AS n FROM answers WHERE version = %s", (version,)).fetchone()["n"]
 
 
 class SharedVersions:

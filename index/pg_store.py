@@ -9,7 +9,7 @@ from typing import Any, Sequence
 from . import lexical, store_changes, store_schema
 from .article import Article
 from .lexical import Frequencies, LexicalQuery
-from .pg_shared import PostgresEmbeddingCache, SharedVersions
+from .pg_shared import PostgresAnswers, PostgresEmbeddingCache, SharedVersions
 from .postgres import WRITERS_LOCK, advisory_lock, connect_pool, create_schema, transaction, write_transaction
 from .relations import Fingerprint
 from .store_changes import Changes
@@ -98,6 +98,10 @@ class PostgresStore:
     def embedding_cache(self) -> PostgresEmbeddingCache:
         """The embedding cache in this database, shared by every machine using it."""
         return PostgresEmbeddingCache(self._pool)
+
+    def answer_table(self) -> PostgresAnswers:
+        """The answers every machine using this database shares."""
+        return PostgresAnswers(self._pool)
 
     def close(self) -> None:
         self._pool.close()

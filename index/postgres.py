@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator, TypeVar
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = b"1"  # of the tables below
+SCHEMA_VERSION = b"2"  # of the tables below
 SCHEMA_LOCK = 7_160_001  # advisory lock ids: one process at a time creates the tables;
 WRITERS_LOCK = 7_160_002  # writers share this one, a repair of a dead writer's links takes it alone;
 REBUILD_LOCK = 7_160_003  # one rebuild at a time
@@ -68,6 +68,17 @@ CREATE TABLE IF NOT EXISTS lexical (
 );
 CREATE INDEX IF NOT EXISTS lexical_terms ON lexical USING gin (terms);
 CREATE TABLE IF NOT EXISTS embeddings (key text PRIMARY KEY, vector bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS answers (                       -- see `answers.AnswerCache`
+    version   text NOT NULL,
+    article   text NOT NULL,
+    options   text NOT NULL,
+    key       bigint NOT NULL,
+    threshold double precision NOT NULL,
+    seq       bigint NOT NULL,
+    asked     text NOT NULL,
+    body      bytea NOT NULL,
+    PRIMARY KEY (version, article, options)
+);
 CREATE TABLE IF NOT EXISTS index_files (                  -- index versions (see `pg_shared`)
     version text NOT NULL,
     name    text NOT NULL,

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -51,22 +52,40 @@ def source(tmp_path, sample_rows) -> tuple[Path, list[dict]]:
 
 @pytest.fixture
 def ray_cluster():
-    """A head node and a worker node on 127.0.0.1, one CPU each, HOME and Ray's files in a temp folder."""
+    """A head node and a worker node on 127.0.0.1, one CPU each, HOME and Ray's files in a temp folder;
+    each node a `ray start --block` process of this test's own, stopped with it (`ray stop` would stop
+    every Ray node of the machine)."""
     pytest.importorskip("ray")
     ray = str(Path(sys.executable).parent / "ray")
     home = Path(tempfile.mkdtemp(prefix="ray-"))  # short: Ray's socket paths must stay under 108 bytes
     env = {**clean_environ(), "HOME": str(home), "RAY_USAGE_STATS_ENABLED": "0"}
-    port = free_port()
-    node = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--disable-usage-stats"]
+    address = f"127.0.0.1:{free_port()}"
+    node = ["--block", "--node-ip-address=127.0.0.1", "--num-cpus=1", "--disable-usage-stats"]
+    nodes = []
     try:
-        subprocess.run([ray, "start", "--head", f"--port={port}", "--include-dashboard=false", f"--temp-dir={home}/t",
-                        *node], env=env, check=True, capture_output=True, timeout=120)
-        subprocess.run([ray, "start", f"--address=127.0.0.1:{port}", *node], env=env, check=True, capture_output=True,
-                       timeout=120)
-        yield f"127.0.0.1:{port}", env
+        nodes.append(subprocess.Popen([ray, "start", "--head", f"--port={address.split(':')[1]}",
+                                       "--include-dashboard=false", f"--temp-dir={home}/t", *node], env=env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        assert wait_for_nodes(ray, address, env, 1)
+        nodes.append(subprocess.Popen([ray, "start", f"--address={address}", *node], env=env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        assert wait_for_nodes(ray, address, env, 2)
+        yield address, env
     finally:
-        subprocess.run([ray, "stop", "--force"], env=env, capture_output=True, timeout=120)
+        for process in reversed(nodes):
+            process.terminate()
+            process.wait(60)
         shutil.rmtree(home, ignore_errors=True)
+
+
+def wait_for_nodes(ray: str, address: str, env: dict, count: int, seconds: float = 120) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        status = subprocess.run([ray, "status", f"--address={address}"], env=env, capture_output=True, text=True)
+        if status.returncode == 0 and len(re.findall(r"^\s*1 node_", status.stdout, re.M)) >= count:
+            return True
+        time.sleep(1)
+    return False
 
 
 def test_a_backfill_here_embeds_what_the_cache_lacks_once(tmp_path, source, e5):

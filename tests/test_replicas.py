@@ -5,6 +5,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -34,6 +35,11 @@ def similar_ids(base: str, article_id: str) -> list[str]:
     status, answer = call(f"{base}/v1/articles/{article_id}/similar?k=10&duplicates=include&min_relatedness=0")
     assert status == 200, answer
     return [i["id"] for i in answer["items"]] + [d["id"] for i in answer["items"] for d in i.get("also", [])]
+
+
+def metrics(base: str) -> str:
+    with urllib.request.urlopen(base + "/metrics", timeout=30) as response:
+        return response.read().decode()
 
 
 def wait_for(condition, seconds: float = 30) -> bool:
@@ -68,6 +74,11 @@ def test_two_replicas_without_a_shared_disk_see_each_others_writes_and_a_third_m
         second = (tmp_path / "ops" / "index" / "CURRENT").read_text().strip()
         assert second != first
         assert wait_for(lambda: all(call(r + "/healthz")[1]["index_version"] == second for r in (a, b)))
+
+        # An answer A computed is served by B from the database (no file is shared).
+        assert call(f"{a}/v1/articles/{few[5]['id']}/similar")[0] == 200
+        assert call(f"{b}/v1/articles/{few[5]['id']}/similar")[1] == call(f"{a}/v1/articles/{few[5]['id']}/similar")[1]
+        assert 'similar_answers_total{source="shared"} 1.0' in metrics(b)
 
         statuses, written = mixed_load(a, b, few)
         assert set(statuses) <= {200}, statuses

@@ -20,10 +20,11 @@ UPSERT = store_schema.UPSERT.replace("?", "%s")
 # The articles that pin the article with this key: a change of it is a display change of theirs.
 PINNERS = ("SELECT a.key FROM articles pinned JOIN pins p ON p.pinned_id = pinned.id "
            "JOIN articles a ON a.id = p.article_id WHERE pinned.key = %s")
+# Each searched word looked up in the GIN index on its own (one array overlap for all of them reads
+# every row holding any, ten times slower), each match weighing the word's idf.
 SEARCH = """
-SELECT key, (SELECT sum(q.idf) FROM unnest(%(words)s::text[], %(idf)s::float8[]) AS q(word, idf)
-             WHERE q.word = ANY(l.terms)) AS weight
-FROM lexical l WHERE l.terms && %(words)s::text[] ORDER BY weight DESC, key LIMIT %(depth)s
+SELECT l.key, sum(q.idf) AS weight FROM unnest(%(words)s::text[], %(idf)s::float8[]) AS q(word, idf)
+JOIN lexical l ON l.terms @> ARRAY[q.word] GROUP BY l.key ORDER BY weight DESC, l.key LIMIT %(depth)s
 """
 
 

@@ -1,4 +1,5 @@
-# The API behind gunicorn. Data (SQLite store, index versions) lives in the /data volume.
+# The API behind gunicorn. Data (SQLite store, index versions) lives in the /data volume, or the
+# store in PostgreSQL with DATABASE_URL (then /data keeps this container's copy of the index).
 FROM python:3.11-slim
 
 ENV PYTHONUNBUFFERED=1 \
@@ -9,10 +10,12 @@ ENV PYTHONUNBUFFERED=1 \
     PROMETHEUS_MULTIPROC_DIR=/tmp/metrics
 
 WORKDIR /app
-COPY requirements.txt .
-# CPU-only torch first, so that sentence-transformers does not pull a CUDA build.
+COPY requirements.txt requirements-scale.txt ./
+# CPU-only torch first, so that sentence-transformers does not pull a CUDA build. psycopg too, so that
+# DATABASE_URL works (README "Scaling out"); Ray's nodes are set up on their own.
 RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
- && pip install -r requirements.txt
+ && pip install -r requirements.txt \
+ && grep psycopg requirements-scale.txt | pip install -r /dev/stdin
 
 COPY index/ index/
 COPY service/ service/

@@ -9,7 +9,7 @@ import json
 import logging
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -85,6 +85,27 @@ class PostgresAnswers:
     def count(self, version: str) -> int:
         with self._pool.connection() as conn:
             return conn.execute("SELECT count(*) AS n FROM answers WHERE version = %s", (version,)).fetchone()["n"]
+
+
+class PostgresBuckets:
+    """The rate limit's token buckets (see `service.security.RateLimiter`) in the shared database:
+    several machines share one limit per client."""
+
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+
+    def update(self, client: str, now: float, spend: Callable[[tuple[float, float] | None], tuple[float, float]],
+               forget_before: float | None) -> float:
+        """Replace a client's (tokens, at) by spend's, the row locked meanwhile; returns spend's wait."""
+        with transaction(self._pool) as conn:
+            conn.execute("INSERT INTO buckets (client, tokens, at) VALUES (%s, NULL, NULL) ON CONFLICT DO NOTHING",
+                         (client,))
+            row = conn.execute("SELECT tokens, at FROM buckets WHERE client = %s FOR UPDATE", (client,)).fetchone()
+            tokens, wait = spend((row["tokens"], row["at"]) if row["tokens"] is not None else None)
+            conn.execute("UPDATE buckets SET tokens = %s, at = %s WHERE client = %s", (tokens, now, client))
+            if forget_before is not None:
+                conn.execute("DELETE FROM buckets WHERE at < %s", (forget_before,))
+        return wait
 
 
 class SharedVersions:

@@ -9,7 +9,7 @@ from typing import Any, Sequence
 from . import lexical, store_changes, store_schema
 from .article import Article
 from .lexical import Frequencies, LexicalQuery
-from .pg_shared import PostgresAnswers, PostgresEmbeddingCache, SharedVersions
+from .pg_shared import PostgresAnswers, PostgresBuckets, PostgresEmbeddingCache, SharedVersions
 from .postgres import WRITERS_LOCK, advisory_lock, connect_pool, create_schema, transaction, write_transaction
 from .relations import Fingerprint
 from .store_changes import Changes
@@ -103,6 +103,10 @@ class PostgresStore:
     def answer_table(self) -> PostgresAnswers:
         """The answers every machine using this database shares."""
         return PostgresAnswers(self._pool)
+
+    def bucket_table(self) -> PostgresBuckets:
+        """The rate limit's buckets every machine using this database shares."""
+        return PostgresBuckets(self._pool)
 
     def close(self) -> None:
         self._pool.close()

@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator, TypeVar
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = b"2"  # of the tables below
+SCHEMA_VERSION = b"3"  # of the tables below
 SCHEMA_LOCK = 7_160_001  # advisory lock ids: one process at a time creates the tables;
 WRITERS_LOCK = 7_160_002  # writers share this one, a repair of a dead writer's links takes it alone;
 REBUILD_LOCK = 7_160_003  # one rebuild at a time
@@ -68,6 +68,7 @@ CREATE TABLE IF NOT EXISTS lexical (
 );
 CREATE INDEX IF NOT EXISTS lexical_terms ON lexical USING gin (terms);
 CREATE TABLE IF NOT EXISTS embeddings (key text PRIMARY KEY, vector bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS buckets (client text PRIMARY KEY, tokens double precision, at double precision);
 CREATE TABLE IF NOT EXISTS answers (                       -- see `answers.AnswerCache`
     version   text NOT NULL,
     article   text NOT NULL,

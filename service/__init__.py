@@ -85,7 +85,7 @@ def _register(app: Flask, engine: Engine) -> None:
     app.register_blueprint(demo.bp)
     app.register_blueprint(widget.bp)  # also CORS, Cache-Control and ETag of the API's GET answers
     cli.init_app(app)
-    security.init_app(app, engine.data_dir)
+    security.init_app(app, engine.data_dir, engine.store.bucket_table() if app.config["DATABASE_URL"] else None)
     observability.init_app(app)
     app.register_blueprint(openapi.bp)
     register_error_handlers(app)

@@ -5,7 +5,6 @@ import hmac
 import logging
 import math
 import random
-import sqlite3
 import threading
 import time
 from functools import wraps
@@ -100,30 +99,50 @@ def requires_key(view: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class RateLimiter:
-    """A token bucket per client, kept in SQLite so that every worker process shares it:
-    `rate` requests per `period` seconds, bursts up to `rate`."""
+    """A token bucket per client, `rate` requests per `period` seconds, bursts up to `rate`, kept where
+    every worker shares it: a SQLite file of the data folder, or the shared database (`DATABASE_URL`),
+    so that several machines share one limit."""
 
-    def __init__(self, rate: int, period: float, path: Path) -> None:
+    def __init__(self, rate: int, period: float, buckets: Path | Any) -> None:
         self.rate, self.period = rate, period
-        self._conn = connect(path, busy_timeout_ms=LIMITS_WAIT_MS)
-        self._lock = threading.Lock()
-        with self._lock:
-            self._conn.execute("CREATE TABLE IF NOT EXISTS buckets (client TEXT PRIMARY KEY, tokens REAL, at REAL)")
+        self._buckets = SqliteBuckets(buckets) if isinstance(buckets, Path) else buckets
 
     def take(self, client: str, now: float | None = None) -> float:
         """0 when the request may go, else the seconds to wait for the next token."""
         now = time.time() if now is None else now  # wall-clock: the same in every process
         per_second = self.rate / self.period
-        with transaction(self._conn, self._lock) as conn:
-            row = conn.execute("SELECT tokens, at FROM buckets WHERE client = ?", (client,)).fetchone()
+
+        def spend(row: tuple[float, float] | None) -> tuple[float, float]:
             tokens, last = row if row else (float(self.rate), now)
             tokens = min(float(self.rate), tokens + max(0.0, now - last) * per_second)
             wait = 0.0 if tokens >= 1 else (1 - tokens) / per_second
+            return (tokens - 1 if not wait else tokens), wait
+
+        # Idle clients (full buckets) are forgotten now and then rather than kept without bound.
+        return self._buckets.update(client, now, spend, forget_before=now - self.period if random.random() < 0.001
+                                    else None)
+
+
+class SqliteBuckets:
+    """Token buckets in a SQLite file (see `RateLimiter`)."""
+
+    def __init__(self, path: Path) -> None:
+        self._conn = connect(path, busy_timeout_ms=LIMITS_WAIT_MS)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._conn.execute("CREATE TABLE IF NOT EXISTS buckets (client TEXT PRIMARY KEY, tokens REAL, at REAL)")
+
+    def update(self, client: str, now: float, spend: Callable[[tuple[float, float] | None], tuple[float, float]],
+               forget_before: float | None) -> float:
+        """Replace a client's (tokens, at) by spend's in one transaction; returns spend's wait."""
+        with transaction(self._conn, self._lock) as conn:
+            row = conn.execute("SELECT tokens, at FROM buckets WHERE client = ?", (client,)).fetchone()
+            tokens, wait = spend(tuple(row) if row else None)
             conn.execute("INSERT INTO buckets (client, tokens, at) VALUES (?, ?, ?) "
                          "ON CONFLICT(client) DO UPDATE SET tokens = excluded.tokens, at = excluded.at",
-                         (client, tokens - 1 if not wait else tokens, now))
-            if random.random() < 0.001:  # forget idle clients (full buckets) rather than grow without bound
-                conn.execute("DELETE FROM buckets WHERE at < ?", (now - self.period,))
+                         (client, tokens, now))
+            if forget_before is not None:
+                conn.execute("DELETE FROM buckets WHERE at < ?", (forget_before,))
         return wait
 
 
@@ -145,8 +164,8 @@ def rate_limited(view: Callable[..., Any]) -> Callable[..., Any]:
         if limiter is not None:
             try:
                 wait = limiter.take(request.remote_addr or "unknown")
-            except sqlite3.OperationalError:  # the shared file is busy beyond its timeout: let it go
-                log.warning("rate limit file busy; request let through")
+            except Exception as exc:  # the shared table is busy beyond its timeout, or unreachable: let it go
+                log.warning("rate limit not checked (%s); request let through", exc)
                 wait = 0.0
             if wait:
                 raise TooManyRequests(f"rate limit of {limiter.rate} per {limiter.period:g} s reached", math.ceil(wait))
@@ -161,12 +180,14 @@ def _check_query_string() -> None:
         raise InvalidInput(f"the query string is longer than {limit} bytes", None)
 
 
-def init_app(app: Flask, data_dir: Path) -> None:
-    """Keys, the shared rate limit (in `data_dir`), the query-string limit and, with
-    TRUSTED_PROXIES=N, the client's address from the headers of the N proxies in front."""
+def init_app(app: Flask, data_dir: Path, shared_buckets: Any = None) -> None:
+    """Keys, the shared rate limit (in `data_dir`, or `shared_buckets` of the shared database), the
+    query-string limit and, with TRUSTED_PROXIES=N, the client's address from the headers of the N
+    proxies in front."""
     app.extensions["api_keys"] = load_keys(app)
     rate = (app.config.get("RATE_LIMIT") or "off").strip()
-    limiter = None if rate == "off" else RateLimiter(*parse_rate(rate), Path(data_dir) / "limits.sqlite")
+    buckets = shared_buckets or Path(data_dir) / "limits.sqlite"
+    limiter = None if rate == "off" else RateLimiter(*parse_rate(rate), buckets)
     app.extensions["rate_limiter"] = limiter
     app.before_request(_check_query_string)
     proxies = int(app.config["TRUSTED_PROXIES"])

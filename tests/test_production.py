@@ -85,8 +85,15 @@ def test_model_endpoints_are_rate_limited_per_client(engine, few):
     assert other.status_code == 200  # another client has its own bucket
 
 
-def test_token_bucket_refills(tmp_path):
-    limiter = RateLimiter(*parse_rate("2/second"), tmp_path / "limits.sqlite")
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_token_bucket_refills(tmp_path, backend, request):
+    if backend == "sqlite":
+        buckets = tmp_path / "limits.sqlite"
+    else:
+        from index.pg_store import PostgresStore
+
+        buckets = PostgresStore(request.getfixturevalue("database_url")).bucket_table()
+    limiter = RateLimiter(*parse_rate("2/second"), buckets)
     assert [limiter.take("a", now=0.0), limiter.take("a", now=0.0)] == [0.0, 0.0]
     assert limiter.take("a", now=0.0) == pytest.approx(0.5)
     assert limiter.take("a", now=0.6) == 0.0

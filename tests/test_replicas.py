@@ -20,7 +20,7 @@ def service(args: list[str], env: dict[str, str]) -> None:
 
 def environment(data_dir: Path, database_url: str, **more: str) -> dict[str, str]:
     return {**clean_environ(), "DATA_DIR": str(data_dir), "DATABASE_URL": database_url, "ALLOW_LOCAL_WRITES": "1",
-            **more}
+            "RATE_LIMIT": "3/minute", **more}
 
 
 @contextmanager
@@ -79,6 +79,10 @@ def test_two_replicas_without_a_shared_disk_see_each_others_writes_and_a_third_m
         assert call(f"{a}/v1/articles/{few[5]['id']}/similar")[0] == 200
         assert call(f"{b}/v1/articles/{few[5]['id']}/similar")[1] == call(f"{a}/v1/articles/{few[5]['id']}/similar")[1]
         assert 'similar_answers_total{source="shared"} 1.0' in metrics(b)
+
+        # One rate limit for a client across both machines (3 a minute).
+        pair = {"a": {"headline": few[0]["headline"]}, "b": {"headline": few[1]["headline"]}}
+        assert [call(r + "/v1/compare", pair)[0] for r in (a, b, a, b)] == [200, 200, 200, 429]
 
         statuses, written = mixed_load(a, b, few)
         assert set(statuses) <= {200}, statuses

@@ -1,6 +1,6 @@
 """The Ray path of a backfill against the local path, on the same texts, in the same run: the overhead
 of Ray with one worker, and the throughput of 1 against 2 workers, on a real local Ray cluster (a
-head node started here with `ray start`, `--cpus` CPUs, HOME in a temp folder).
+head node started here with `ray start --block`, `--cpus` CPUs, HOME in a temp folder).
 
 Every pass starts from an empty embedding cache, so every text is embedded. The local path runs the
 same embedder in this process; `OMP_NUM_THREADS=1` for it, as Ray gives each one-CPU actor one
@@ -41,7 +41,7 @@ def texts_of(count: int) -> list[str]:
 
 
 def seconds_for(texts: list[str], folder: Path, address: str | None, workers: int) -> float:
-    """Seconds to embed `texts` from an empty cache."""
+    """Seconds to embed `texts` into an empty cache."""
     cache = EmbeddingCache(folder / f"cache-{time.monotonic_ns()}.sqlite")
     started = time.perf_counter()
     done = backfill(CachedEmbedder(DEFAULT_MODEL, cache, DEFAULT_LEAD_WORDS), texts, address, workers)
@@ -52,12 +52,11 @@ def seconds_for(texts: list[str], folder: Path, address: str | None, workers: in
 
 
 def rate_and_start(texts: list[str], folder: Path, address: str | None, workers: int) -> tuple[float, float]:
-    """Texts a second once running (from the time the second half of the texts adds) and the
-    seconds of start-up (what is left: actors starting, models loading, the job's set-up)."""
-    half = seconds_for(texts[: len(texts) // 2], folder, address, workers)
+    """Texts a second once running, and the seconds a job costs before its first text (actors
+    starting, models loading): a job of 2 texts gives the second, the difference with all the third."""
+    small = seconds_for(texts[:2], folder, address, workers)
     whole = seconds_for(texts, folder, address, workers)
-    rate = (len(texts) - len(texts) // 2) / (whole - half)
-    return rate, max(0.0, whole - len(texts) / rate)
+    return (len(texts) - 2) / (whole - small), small
 
 
 def main() -> None:
@@ -71,22 +70,30 @@ def main() -> None:
     env = {**os.environ, "HOME": str(folder), "RAY_USAGE_STATS_ENABLED": "0"}
     port = free_port()
     os.environ["OMP_NUM_THREADS"] = "1"
+    head = None
     try:
         local = rate_and_start(texts, folder, None, 1)
-        subprocess.run([ray, "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1", f"--num-cpus={args.cpus}",
-                        "--include-dashboard=false", f"--temp-dir={folder}/t", "--disable-usage-stats"], env=env,
-                       check=True, capture_output=True)
-        os.environ["HOME"] = str(folder)
+        # A head node of this script's own (`ray stop` would stop every Ray node of the machine).
+        head = subprocess.Popen([ray, "start", "--head", "--block", f"--port={port}", "--node-ip-address=127.0.0.1",
+                                 f"--num-cpus={args.cpus}", "--include-dashboard=false", f"--temp-dir={folder}/t",
+                                 "--disable-usage-stats"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         address = f"127.0.0.1:{port}"
+        while subprocess.run([ray, "status", f"--address={address}"], env=env, capture_output=True).returncode:
+            time.sleep(1)
+        os.environ["HOME"] = str(folder)
+        # A first job on a new cluster also installs the job's code on it: done once, untimed.
+        seconds_for([f"warm-up {i}" for i in range(8)], folder, address, args.cpus)
         runs = {workers: rate_and_start(texts, folder, address, workers) for workers in range(1, args.cpus + 1)}
     finally:
         import ray as ray_api
 
         ray_api.shutdown()
-        subprocess.run([ray, "stop"], env=env, capture_output=True)
+        if head is not None:
+            head.terminate()
+            head.wait(60)
         shutil.rmtree(folder, ignore_errors=True)
     print(f"{len(texts)} texts (headline + {DEFAULT_LEAD_WORDS} words), {os.cpu_count()} cores, one thread a worker;"
-          " rate once running, and start-up")
+          " rate once running, and a job's start-up")
     print(f"local, this process      {local[0]:6.2f} texts/s   start-up {local[1]:5.1f} s")
     for workers, (rate, start) in runs.items():
         print(f"Ray, {workers} worker(s)          {rate:6.2f} texts/s   start-up {start:5.1f} s   {rate / local[0]:5.2f}x local"

@@ -18,7 +18,7 @@ import numpy as np
 from .embedders import Progress, create_embedder
 from .embedding import CachedEmbedder
 
-CHUNK = 20_000  # texts handed to Ray at a time (the driver holds one chunk's texts and vectors)
+CHUNK = 20_000  # texts read, then handed to Ray, at a time (the driver holds one chunk's texts and vectors)
 BATCH = 32  # texts an actor embeds per call
 
 
@@ -51,19 +51,21 @@ def backfill(embedding: CachedEmbedder, texts: Sequence[str], ray_address: str |
              progress: Progress | None = None) -> Backfill:
     """Embed into the cache every text it lacks: on the Ray cluster at `ray_address` ("auto": the one
     this machine belongs to) with `workers` actors, or here when None."""
-    keys = [embedding.key_of(t) for t in texts]
     done = Backfill(texts=len(texts))
-    missing = {}
-    for start in range(0, len(keys), CHUNK):
-        part = keys[start : start + CHUNK]
-        cached = embedding.cached(part)
-        missing.update({k: t for k, t in zip(part, texts[start : start + CHUNK]) if k not in cached})
-    done.cached = len(set(keys)) - len(missing)
-    if progress:
-        progress(len(texts) - len(missing))
-    items = list(missing.items())
-    for start in range(0, len(items), CHUNK):
-        chunk = items[start : start + CHUNK]
+    seen: set[str] = set()
+    for start in range(0, len(texts), CHUNK):  # one chunk's texts and vectors in memory at a time
+        part = texts[start : start + CHUNK]
+        keys = [embedding.key_of(t) for t in part]
+        cached = embedding.cached(keys)
+        met_now = set(keys) - seen  # each distinct text counted once, in the chunk it first comes in
+        seen |= met_now
+        missing = {k: t for k, t in zip(keys, part) if k in met_now and k not in cached}
+        done.cached += len(met_now) - len(missing)
+        if progress:
+            progress(len(part) - len(missing))
+        chunk = list(missing.items())
+        if not chunk:
+            continue
         results = _on_ray(embedding.model, chunk, ray_address, workers) if ray_address else _here(embedding, chunk)
         for keys_done, vectors, nodes in results:
             embedding.cache.put_many(keys_done, vectors)
@@ -75,8 +77,8 @@ def backfill(embedding: CachedEmbedder, texts: Sequence[str], ray_address: str |
 
 
 def _here(embedding: CachedEmbedder, chunk: list[tuple[str, str]]) -> Iterator[tuple[list[str], np.ndarray, list[str]]]:
-    for start in range(0, len(chunk), BATCH * 16):
-        part = chunk[start : start + BATCH * 16]
+    for start in range(0, len(chunk), BATCH):
+        part = chunk[start : start + BATCH]
         yield [k for k, _ in part], embedding.embedder.encode([t for _, t in part]), ["local"] * len(part)
 
 
@@ -86,12 +88,15 @@ def _on_ray(model: str, chunk: list[tuple[str, str]], address: str,
 
     if not ray.is_initialized():  # the nodes get this package; its requirements must be installed there
         ray.init(address=address, logging_level="WARNING", log_to_driver=False,
-                 runtime_env={"py_modules": [str(Path(__file__).resolve().parent)]})
+                 # One thread an actor: it has one CPU (the model's OpenMP would take every core).
+                 runtime_env={"py_modules": [str(Path(__file__).resolve().parent)],
+                              "env_vars": {"OMP_NUM_THREADS": "1"}})
+    ray.data.DataContext.get_current().enable_progress_bars = False  # the command shows its own
     # Blocks are what Ray deals to actors: a few per actor, so that each of them has work.
     blocks = min(len(chunk), max(workers * 4, len(chunk) // (BATCH * 4)))
     data = ray.data.from_items([{"key": k, "text": t} for k, t in chunk], override_num_blocks=blocks)
     batch = max(1, min(BATCH, len(chunk) // blocks))
     embedded = data.map_batches(EmbedBatch, fn_constructor_args=(model,), batch_size=batch, concurrency=workers,
                                 num_cpus=1)
-    for batch in embedded.iter_batches(batch_size=BATCH * 16, batch_format="numpy"):
+    for batch in embedded.iter_batches(batch_size=None, batch_format="numpy"):  # each block as it is done
         yield [str(k) for k in batch["key"]], np.stack(batch["vector"]).astype(np.float32), [str(n) for n in batch["node"]]

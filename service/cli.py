@@ -47,6 +47,13 @@ def read_valid(path: Path) -> tuple[list[Article], list[tuple[int, str]]]:
     return [a for _, a, _ in lines if a is not None], [(n, err) for n, _, err in lines if err]
 
 
+def report_bad_lines(path: Path, bad: list[tuple[int, str]]) -> None:
+    for number, error in bad[:MAX_REPORTED]:
+        click.echo(f"{path}:{number}: skipped: {error}", err=True)
+    if len(bad) > MAX_REPORTED:
+        click.echo(f"{path}: ... and {len(bad) - MAX_REPORTED} more bad lines", err=True)
+
+
 @click.command("ingest")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--vectors", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
@@ -64,10 +71,7 @@ def ingest_command(path: Path, vectors: Path | None) -> None:
                    if seeded else f"{vectors}: made with another model than {engine().model}; not used")
     engine().repair_links()
     articles, bad = read_valid(path)
-    for number, error in bad[:MAX_REPORTED]:
-        click.echo(f"{path}:{number}: skipped: {error}", err=True)
-    if len(bad) > MAX_REPORTED:
-        click.echo(f"{path}: ... and {len(bad) - MAX_REPORTED} more bad lines", err=True)
+    report_bad_lines(path, bad)
     with progress(len(articles), "ingest") as bar:
         for start in range(0, len(articles), BATCH):
             engine().upsert(articles[start : start + BATCH], progress=bar.update)
@@ -75,8 +79,9 @@ def ingest_command(path: Path, vectors: Path | None) -> None:
 
 
 RAY = click.option("--ray", "ray_address", default=None, metavar="ADDRESS",
-                   help="embed on this Ray cluster (host:port of its head, or auto) instead of here")
-WORKERS = click.option("--workers", type=int, default=2, show_default=True,
+                   help="embed on the Ray cluster this machine is a node of (auto, or its head's host:port) "
+                        "instead of here")
+WORKERS = click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
                        help="with --ray: embedding actors, one model and one CPU each")
 
 
@@ -97,7 +102,10 @@ def run_backfill(articles: list[Article] | None, ray_address: str | None, worker
 def embed_command(path: Path | None, ray_address: str | None, workers: int) -> None:
     """Embed into the cache the texts it lacks, of a JSON Lines file before its import, or of every
     stored article (a backfill, or a change of model before `rebuild`)."""
-    articles = read_valid(path)[0] if path is not None else None
+    articles = None
+    if path is not None:
+        articles, bad = read_valid(path)
+        report_bad_lines(path, bad)
     try:
         run_backfill(articles, ray_address, workers)
     except EngineError as exc:
@@ -127,6 +135,8 @@ def rebuild_command(export: Path | None, prune: bool, warm: bool, ray_address: s
             articles, bad = read_valid(export)
             if bad:
                 raise click.ClickException(f"{export}: {len(bad)} bad lines (first at line {bad[0][0]}: {bad[0][1]}); nothing changed")
+            if ray_address:  # the export's new and changed texts too, before the reconcile stores them
+                run_backfill(articles, ray_address, workers)
             with progress(len(articles), "reconcile") as bar:
                 counts = engine().reconcile(articles, prune=prune, progress=bar.update)
             click.echo(f"reconciled with {export}: {counts['upserted']} upserted, {counts['unchanged']} unchanged, "

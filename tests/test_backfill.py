@@ -106,3 +106,13 @@ def test_a_backfill_on_a_ray_cluster_uses_both_nodes_and_gives_the_local_vectors
     assert len(nodes) == 2 and sum(int(n) for _, n in nodes) == 16, out  # both nodes did work
     expected = e5.encode([embedding_text(a["headline"], a["body"], DEFAULT_LEAD_WORDS) for a in articles])
     assert np.abs(cached_vectors(tmp_path / "data", articles) - expected).max() < 1e-5
+    # A rebuild from a CMS export embeds the export's new texts on the cluster before storing them.
+    changed = [{**a, "headline": a["headline"] + " (updated)"} for a in articles[:5]]
+    path.write_text("\n".join(json.dumps(a, ensure_ascii=False) for a in changed), encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "service", "rebuild", "--no-warm", "--from", str(path), "--ray", address],
+                          env={**env, "DATA_DIR": str(tmp_path / "data")}, cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    assert -1 < out.find("embedded 5 texts, 0 already cached; by node:") < out.find("reconciled"), out
+    assert re.search(r"rebuilt index \S+: 5 articles, 0 embedded", out), out

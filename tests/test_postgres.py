@@ -123,3 +123,19 @@ def test_a_replica_copies_the_published_version_keeps_only_what_the_database_kee
     newer = snapshots.write_snapshot(replica, VectorIndex(4), "m", seq=9).version  # a rebuild in this folder
     assert not store.versions.mirror(replica) and snapshots.current_version(replica) == newer
     store.close()
+
+
+def test_shared_answers_round_trip_and_older_versions_go(database_url):
+    from index.pg_store import PostgresStore
+
+    store = PostgresStore(database_url)
+    table = store.answer_table()
+    table.write(("v1", "a1", "{}"), (7, float("-inf"), 3, "كلمة word", b"\x00body"))
+    table.write(("v1", "a1", "{}"), (7, 0.91, 4, "", b"newer"))  # the same key files over
+    table.write(("v2", "a1", "{}"), (7, float("-inf"), 5, "w", b"v2"))
+    assert table.read(("v1", "a1", "{}")) == (7, 0.91, 4, "", b"newer")
+    assert table.read(("v2", "a1", "{}")) == (7, float("-inf"), 5, "w", b"v2")
+    assert table.read(("v2", "nope", "{}")) is None
+    table.keep_only("v2")
+    assert (table.count("v1"), table.count("v2")) == (0, 1)
+    store.close()

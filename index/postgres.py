@@ -14,6 +14,8 @@ from typing import Any, Callable, Iterator, TypeVar
 
 T = TypeVar("T")
 
+WAIT_SECONDS = 5  # the longest a request waits for a connection (the database down or saturated: 503)
+
 SCHEMA_VERSION = b"3"  # of the tables below
 SCHEMA_LOCK = 7_160_001  # advisory lock ids: one process at a time creates the tables;
 WRITERS_LOCK = 7_160_002  # writers share this one, a repair of a dead writer's links takes it alone;
@@ -90,6 +92,17 @@ CREATE TABLE IF NOT EXISTS index_files (                  -- index versions (see
 """
 
 
+def unavailable(exc: BaseException) -> bool:
+    """Whether an error says the database is out of reach (down, restarting, every connection busy)
+    rather than that something is wrong with the request or the code."""
+    try:
+        from psycopg import OperationalError
+        from psycopg_pool import PoolTimeout
+    except ImportError:
+        return False
+    return isinstance(exc, (OperationalError, PoolTimeout))
+
+
 def is_database_url(location: object) -> bool:
     return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
 
@@ -101,7 +114,7 @@ def connect_pool(url: str, max_size: int = 8) -> Any:
     from psycopg_pool import ConnectionPool
 
     pool = ConnectionPool(url, min_size=1, max_size=max_size, open=True, check=ConnectionPool.check_connection,
-                          kwargs={"autocommit": True, "row_factory": dict_row})
+                          timeout=WAIT_SECONDS, kwargs={"autocommit": True, "row_factory": dict_row})
     pool.wait(timeout=30)
     return pool
 

@@ -7,6 +7,7 @@ from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
 from index.errors import EngineError, IndexCorrupt, InvalidInput, ModelMismatch, NotFound
+from index.postgres import unavailable
 
 from .security import Forbidden, TooManyRequests, Unauthorized, UnsupportedMediaType
 
@@ -54,5 +55,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
+        if unavailable(exc):  # DATABASE_URL's server is down or saturated: a client may try again
+            log.error("database unavailable: %s", exc)
+            response = error_response(503, "database_unavailable", "the database is unavailable; try again shortly")
+            response.headers["Retry-After"] = "5"
+            return response
         log.exception("unhandled error")
         return error_response(500, "internal", "internal server error")

@@ -139,3 +139,24 @@ def test_shared_answers_round_trip_and_older_versions_go(database_url):
     table.keep_only("v2")
     assert (table.count("v1"), table.count("v2")) == (0, 1)
     store.close()
+
+
+def test_requests_get_503_while_the_database_is_down_and_answers_again_after(tmp_path, e5, few):
+    from service import create_app
+    from tests.postgres_server import PostgresServer
+
+    from .conftest import make_engine
+
+    with PostgresServer(fsync=True) as server:  # (without fsync, a crash may lose the last commits)
+        url = server.new_database()
+        engine = make_engine(tmp_path / "data", e5, database_url=url)
+        client = create_app({"TESTING": True, "DATA_DIR": str(engine.data_dir), "DATABASE_URL": url,
+                             "ALLOW_LOCAL_WRITES": 1}, engine=engine).test_client()
+        assert client.post("/v1/articles", json={"articles": few[:3]}).status_code == 200
+        server.stop()
+        down = client.get(f"/v1/articles/{few[0]['id']}")
+        assert down.status_code == 503 and down.headers["Retry-After"] == "5"
+        assert down.get_json()["error"]["code"] == "database_unavailable"
+        server.start()
+        assert client.get(f"/v1/articles/{few[0]['id']}").status_code == 200  # nothing stored was lost
+        engine.store.close()

@@ -24,12 +24,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.serving import free_port  # noqa: E402
 from index.backfill import backfill  # noqa: E402
 from index.embedders import DEFAULT_MODEL  # noqa: E402
 from index.embedding import CachedEmbedder  # noqa: E402
 from index.embedding_cache import EmbeddingCache  # noqa: E402
 from index.text import DEFAULT_LEAD_WORDS, embedding_text  # noqa: E402
-from tests.test_server import free_port  # noqa: E402
 
 SAMPLE = ROOT / "sample" / "ant_2017_feb_mar.jsonl.gz"
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import snapshots
 from .embedding_cache import seed_from_file
-from .postgres import REBUILD_LOCK, advisory_lock, transaction
+from .postgres import REBUILD_LOCK, SET_META, advisory_lock, transaction
 
 log = logging.getLogger(__name__)
 
@@ -134,8 +134,7 @@ class SharedVersions:
                 cur.executemany("INSERT INTO index_files (version, name, part, data) VALUES (%s, %s, %s, %s)",
                                 [(version, name, i, data[start:start + PART_BYTES])
                                  for i, start in enumerate(range(0, max(len(data), 1), PART_BYTES))])
-            cur.execute("INSERT INTO meta (name, value) VALUES (%s, %s) "
-                        "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (POINTER, version.encode()))
+            cur.execute(SET_META, (POINTER, version.encode()))
             cur.execute("DELETE FROM index_files WHERE version NOT IN (SELECT DISTINCT version COLLATE \"C\" AS v "
                         "FROM index_files ORDER BY v DESC LIMIT %s) AND version != %s", (keep, version))
 

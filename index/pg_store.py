@@ -10,7 +10,7 @@ from . import lexical, store_changes, store_schema
 from .article import Article
 from .lexical import Frequencies, LexicalQuery
 from .pg_shared import PostgresAnswers, PostgresBuckets, PostgresEmbeddingCache, SharedVersions
-from .postgres import WRITERS_LOCK, advisory_lock, connect_pool, create_schema, transaction, write_transaction
+from .postgres import SET_META, WRITERS_LOCK, advisory_lock, connect_pool, create_schema, transaction, write_transaction
 from .relations import Fingerprint
 from .store_changes import Changes
 from .store_schema import COLUMNS, StoredArticle, to_stored
@@ -37,13 +37,16 @@ class ChangeBatch:
 
     def vector(self, key: int, embed_key: str | None, words: frozenset[str]) -> None:
         self.rows.append((key, 1, embed_key, " ".join(sorted(words))))
-        self.display([r["key"] for r in self.conn.execute(PINNERS, (key,))], pinners=False)
+        self.display(self._pinners(key), pinners=False)
 
     def display(self, keys: Sequence[int], pinners: bool = True) -> None:
         for key in keys:
             self.rows.append((key, 0, None, None))
             if pinners:
-                self.display([r["key"] for r in self.conn.execute(PINNERS, (key,))], pinners=False)
+                self.display(self._pinners(key), pinners=False)
+
+    def _pinners(self, key: int) -> list[int]:
+        return [r["key"] for r in self.conn.execute(PINNERS, (key,))]
 
     def write(self) -> None:
         if not self.rows:
@@ -213,7 +216,7 @@ class PostgresStore:
 
     def search_headlines(self, text: str, limit: int, offset: int) -> tuple[int, list[StoredArticle]]:
         # ILIKE: SQLite's LIKE ignores the case of ASCII letters (ILIKE of every letter that has one).
-        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = store_schema.like_pattern(text)
         with self._pool.connection() as conn:
             total = conn.execute("SELECT count(*) AS n FROM articles WHERE headline ILIKE %s", (pattern,)).fetchone()["n"]
             rows = conn.execute(f"SELECT {COLUMNS} FROM articles WHERE headline ILIKE %s "
@@ -292,5 +295,4 @@ class PostgresStore:
         return bytes(row["value"]) if row else None
 
     def set_meta(self, name: str, value: bytes) -> None:
-        sql = "INSERT INTO meta (name, value) VALUES (%s, %s) ON CONFLICT (name) DO UPDATE SET value = excluded.value"
-        write_transaction(self._pool, lambda conn: conn.execute(sql, (name, value)))
+        write_transaction(self._pool, lambda conn: conn.execute(SET_META, (name, value)))

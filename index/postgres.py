@@ -91,6 +91,8 @@ CREATE TABLE IF NOT EXISTS index_files (                  -- index versions (see
 );
 """
 
+SET_META = "INSERT INTO meta (name, value) VALUES (%s, %s) ON CONFLICT (name) DO UPDATE SET value = excluded.value"
+
 
 def unavailable(exc: BaseException) -> bool:
     """Whether an error says the database is out of reach (down, restarting, every connection busy)
@@ -158,8 +160,7 @@ def create_schema(pool: Any) -> None:
     with transaction(pool) as conn:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
         conn.execute(SCHEMA)
-        conn.execute("INSERT INTO meta (name, value) VALUES ('schema', %s) "
-                     "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (SCHEMA_VERSION,))
+        conn.execute(SET_META, ("schema", SCHEMA_VERSION))
 
 
 @contextmanager

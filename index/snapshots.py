@@ -72,13 +72,22 @@ def write_snapshot(root: Path, index: VectorIndex, model: str, seq: int,
         built_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         sha256=hashlib.sha256(data).hexdigest(),
     )
-    install(root, version, {VECTORS: data, META: json.dumps(asdict(meta), indent=1).encode(), **(extras or {})})
+    _stage(root, version, {VECTORS: data, META: json.dumps(asdict(meta), indent=1).encode(), **(extras or {})})
+    crash_points.reached("rebuild:written")
+    _point_to(root, version)
     return meta
 
 
 def install(root: Path, version: str, files: dict[str, bytes]) -> None:
-    """Write a version's files under `root` (in full under a temporary name, then renamed) and make
-    it the live one: a version just built, or one another machine built (`shared_versions`)."""
+    """Make a version another machine built (`pg_shared.SharedVersions`) the live one under `root`,
+    writing its files first unless the folder has it."""
+    _stage(root, version, files)
+    _point_to(root, version)
+
+
+def _stage(root: Path, version: str, files: dict[str, bytes]) -> None:
+    """Write a version's files under `root`, in full under a temporary name, then renamed (nothing
+    when the folder has it already)."""
     root.mkdir(parents=True, exist_ok=True)
     if not (root / version).exists():
         if not files:
@@ -93,7 +102,10 @@ def install(root: Path, version: str, files: dict[str, bytes]) -> None:
             shutil.rmtree(staging, ignore_errors=True)
             if not (root / version).is_dir():
                 raise
-    crash_points.reached("rebuild:written")
+
+
+def _point_to(root: Path, version: str) -> None:
+    """Make `version` the live one (the pointer replaced atomically)."""
     pointer_tmp = root / f".{POINTER}.tmp-{os.getpid()}-{threading.get_ident()}"
     _fsync_write(pointer_tmp, version.encode())
     os.replace(pointer_tmp, root / POINTER)

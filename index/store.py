@@ -164,7 +164,7 @@ class ArticleStore:
 
     def search_headlines(self, text: str, limit: int, offset: int) -> tuple[int, list[StoredArticle]]:
         """Articles whose headline contains `text` (all when empty), newest first, and their total."""
-        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = store_schema.like_pattern(text)
         with self._lock:
             total = self._conn.execute(
                 "SELECT count(*) FROM articles WHERE headline LIKE ? ESCAPE '\\'", (pattern,)

@@ -125,6 +125,11 @@ def _add_column(conn: sqlite3.Connection, table: str, column: str, kind: str) ->
             raise
 
 
+def like_pattern(text: str) -> str:
+    """A LIKE pattern matching headlines that contain `text` (its wildcards escaped with a backslash)."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 def columns(table: str = "", body_chars: int | None = None) -> str:
     """The select list of a StoredArticle, its names qualified by `table` when given.
 

@@ -3,7 +3,6 @@ import json
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
-import socket
 import subprocess
 import sys
 import time
@@ -13,12 +12,7 @@ import urllib.request
 import pytest
 
 from .conftest import ROOT, TEST_CACHE, clean_environ
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from .postgres_server import free_port
 
 
 def call(url: str, doc=None, method=None):

@@ -8,7 +8,10 @@ that has a same-meaning partner, the partner's rank among the engine's nearest n
   this one compares headline-only against headline + lead embedding.
 For each embedder available: the default e5-small-q4 and all-MiniLM-L6-v2 (sentence-transformers).
 
-    python bench/retrieval_eval.py [--news 6000] [--through neighbours|block] [--skip-sts]
+    python bench/retrieval_eval.py [--news 6000] [--through neighbours|block|product] [--skip-sts]
+
+`product` is the block a page gets (`k=10`, the calibrated floor applied): a partner it cuts counts
+as missed.
 """
 from __future__ import annotations
 
@@ -52,7 +55,12 @@ def block_ids(engine: Engine, query: str) -> list[str]:
     return [i["id"] for i in engine.similar(query, k=100, duplicates="include", min_relatedness=0)["items"]]
 
 
-RANKERS = {"neighbours": neighbour_ids, "block": block_ids}
+def product_ids(engine: Engine, query: str) -> list[str]:
+    """What GET similar?k=10&duplicates=include shows, as a page gets it: the default floor applies."""
+    return [i["id"] for i in engine.similar(query, k=10, duplicates="include")["items"]]
+
+
+RANKERS = {"neighbours": neighbour_ids, "block": block_ids, "product": product_ids}
 
 
 def evaluate(model: str, texts: dict[str, tuple[str, str]], partners: dict[str, set[str]], lead_words: int,
@@ -118,7 +126,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--news", type=int, default=6000, help="SaudiNewsNet articles to index (0: skip)")
     parser.add_argument("--through", choices=sorted(RANKERS), default="neighbours",
-                        help="rank by the FAISS neighbours alone, or by the GET similar block")
+                        help="rank by the FAISS neighbours alone, by the GET similar block with no floor, or as "
+                             "GET similar answers (product)")
     parser.add_argument("--skip-sts", action="store_true")
     args = parser.parse_args()
     print(f"{'set':34s} {'model':18s} {'text':16s} {'queries':>7s} {'R@1':>6s} {'R@10':>6s} {'MRR':>6s}")

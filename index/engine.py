@@ -11,6 +11,9 @@ store's change log. Each public read catches up with it once (`sync`), at its st
 """
 from __future__ import annotations
 
+import json
+import logging
+from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -30,7 +33,8 @@ from .options import SimilarOptions, options_from
 from .present import draft_answer, duplicate_items, public_fields, similar_items
 from .query import Neighbour, SimilarSearch
 from .rebuild import Rebuilder, RebuildSummary, Stages, no_stages
-from .relatedness import load_calibration
+from .calibrate import Judged, fit_calibration
+from .relatedness import CALIBRATIONS, Calibration, calibration_path, load_calibration
 from .relations import fingerprint, relate
 from .similar_answers import SimilarAnswers
 from .store import StoredArticle
@@ -38,6 +42,8 @@ from .text import DEFAULT_LEAD_WORDS
 from .writes import Writer
 
 __all__ = ["Engine", "RebuildSummary", "public_fields"]
+
+log = logging.getLogger(__name__)
 
 ANSWER_CACHE_SIZE = 2048  # GET similar answers kept in memory per process (the shared file keeps more)
 DUPLICATE_CANDIDATES = 50  # nearest neighbours checked for text reuse (never all pairs)
@@ -73,7 +79,13 @@ class Engine:
                       else EmbeddingCache(self.data_dir / "embeddings.sqlite"))
         self.embedding = CachedEmbedder(model, self.cache, lead_words, embedder)
         self.live = LiveIndex(self.index_root, self.store, self.embedding)
-        self.search = SimilarSearch(self.live, self.store, self.related_floor, load_calibration(model))
+        self.calibration_dir = self.data_dir / "calibration"  # a publisher's own (`calibrate`), before the shipped
+        self.search = SimilarSearch(self.live, self.store, self.related_floor,
+                                    load_calibration(model, (self.calibration_dir, CALIBRATIONS)))
+        if self.search.calibration is None:
+            log.warning("model %r has no calibration: similar stories are ranked by cosine above its related floor "
+                        "(%s) and carry no relatedness; fit one with `python -m service calibrate JUDGED.jsonl`",
+                        model, "none" if self.related_floor <= -1 else f"{self.related_floor:g}")
         table = self.store.answer_table() if database_url else AnswerFile(self.data_dir / "answers.sqlite")
         self.answers = SimilarAnswers(AnswerCache(table, ANSWER_CACHE_SIZE), self.search)
         self.writer = Writer(self.store, self.embedding, self.search)
@@ -141,9 +153,55 @@ class Engine:
     def health(self) -> dict[str, Any]:
         self.live.sync()
         meta = self.live.version.meta
+        calibration = self.search.calibration
         return {"articles": self.store.count(), "indexed": len(self.live), "model": self.model,
                 "index_version": meta.version if meta else None, "index_built_at": meta.built_at if meta else None,
-                "index_type": self.live.kind}
+                "index_type": self.live.kind,
+                "relatedness": {"calibrated": calibration is not None,
+                                "floor": calibration.floor if calibration else None,
+                                "source": calibration.source if calibration else None}}
+
+    # -- calibration -------------------------------------------------------------------------------
+
+    def judged(self, pairs: Sequence[tuple[str, str, int]]) -> Judged:
+        """Judged pairs (query id, candidate id, label 0-2) of stored articles with their evidence, as
+        the query path computes it over this index (NotFound naming an id that is not stored)."""
+        self.live.sync()
+        by_query: dict[str, list[tuple[str, int]]] = defaultdict(list)
+        for query_id, candidate_id, label in pairs:
+            by_query[query_id].append((candidate_id, label))
+        rows, labels, queries, query_z, means, spreads = [], [], [], [], [], []
+        for query_id, judged in by_query.items():
+            query = self.search.query_of(self.get(query_id))
+            null = self.search.null(query.vector)
+            for candidate_id, label in judged:
+                candidate = self.get(candidate_id)
+                x = self.search.evidence_for(query, [candidate.key])
+                if not len(x):  # no vector yet: not in the index this calibration is read on
+                    continue
+                rows.append(x[0])
+                labels.append(label)
+                queries.append(query_id)
+                query_z.append((x[0][0] - null.mean[0]) / null.spread[0])
+                means.append(null.mean[0])
+                spreads.append(null.spread[0])
+        return Judged(np.array(rows).reshape(len(rows), -1), np.array(labels), np.array(queries), np.array(query_z),
+                      np.array(means), np.array(spreads))
+
+    def calibrate(self, pairs: Sequence[tuple[str, str, int]], target: float = 0.85,
+                  features: Sequence[str] | None = None, source: str = "") -> tuple[Calibration, Path]:
+        """Fit this model's calibration on judged pairs of this index (see `calibrate.fit_calibration`),
+        write it into the data folder and use it from now on; returns it and its path."""
+        judged = self.judged(pairs)
+        kwargs = {"features": tuple(features)} if features else {}
+        calibration = fit_calibration(self.model, judged, target=target, source=source, **kwargs)
+        path = calibration_path(self.model, self.calibration_dir)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(calibration.to_json(), indent=1) + "\n", encoding="utf-8")
+        temporary.replace(path)
+        self.search.calibration = calibration
+        return calibration, path
 
     # -- writes ----------------------------------------------------------------------------------
 

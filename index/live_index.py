@@ -31,6 +31,7 @@ from .store import StoredArticle
 log = logging.getLogger(__name__)
 
 MIRROR_EVERY = 1.0  # seconds between two looks at the version a shared store publishes
+REFERENCE_SIZE = 256  # articles whose vectors stand for "any article" of a version (see `Version.reference`)
 
 
 class ReadWriteLock:
@@ -69,12 +70,15 @@ class ReadWriteLock:
 @dataclass(frozen=True)
 class Version:
     """What a loaded version is: its metadata (None for an index built in memory), the changes
-    replayed onto it, and the boilerplate shingles learnt with it."""
+    replayed onto it, and what was learnt of its corpus: the boilerplate shingles, the words'
+    document frequencies, and a reference sample of its vectors (what an unrelated article scores
+    against a query in this corpus: relatedness reads a cosine against it)."""
 
     meta: snapshots.SnapshotMeta | None
     replayed: ChangeLog
     common: np.ndarray
     frequencies: Frequencies  # of the words, when it was built (see `lexical`)
+    reference: np.ndarray | None = None  # REFERENCE_SIZE vectors drawn from the version at load (None: in memory)
 
     @property
     def name(self) -> str | None:
@@ -169,9 +173,14 @@ class LiveIndex:
         falls back to an older one, or to an index built from the store."""
         stamp = self._stamp_now()
         meta, index, seq = self._read_version()
+        # Drawn from the version as it is on disk, before any replay: every process draws the same. An
+        # index built in memory (no rebuild yet) has none: its nulls are the calibration's prior, so its
+        # answers do not depend on the order writes came in.
+        reference = index.sample(REFERENCE_SIZE) if index is not None and meta is not None else None
         replayed = ChangeLog(seq)
         index, seq, _ = self._caught_up(index, seq, replayed, ReadWriteLock())
-        version = Version(meta, replayed, from_blob(self.store.get_meta("common_shingles")), self._frequencies(meta))
+        version = Version(meta, replayed, from_blob(self.store.get_meta("common_shingles")), self._frequencies(meta),
+                          reference)
         with self._catch_up_lock:
             # What the old index took in meanwhile goes into the new one before anyone can see it.
             index, seq, _ = self._caught_up(index, seq, replayed, ReadWriteLock())

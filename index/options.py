@@ -12,6 +12,9 @@ from .errors import InvalidInput
 
 MAX_K = 100
 DUPLICATE_MODES = ("collapse", "include")
+# What tops up a block that fewer than k related items reach: nothing (the default: an honest block),
+# the newest of the query's section, or the newest of all. Fill items carry their own relation.
+FILL_MODES = ("none", "section", "latest")
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class SimilarOptions:
     min_relatedness: float | None = None
     recency_half_life_days: float = 0.0
     diversity: float = 0.0
+    fill: str = "none"
 
 
 def number(value: Any, name: str, low: float, high: float | None = None, integer: bool = False) -> float:
@@ -90,6 +94,7 @@ _PARSERS = {
     "min_relatedness": lambda v, n: number(v, n, 0, 1),
     "recency_half_life_days": lambda v, n: number(v, n, 0),
     "diversity": lambda v, n: number(v, n, 0, 1),
+    "fill": lambda v, n: _choice(v, n, FILL_MODES),
 }
 
 

@@ -205,6 +205,14 @@ class PostgresStore:
             return [r["id"] for r in conn.execute(
                 "SELECT id FROM articles ORDER BY published_at IS NULL, published_at COLLATE \"C\" DESC, key DESC LIMIT %s", (limit,))]
 
+    def newest(self, section: str | None, before: str | None, limit: int,
+               body_chars: int | None = None) -> list[StoredArticle]:
+        sql = (f"SELECT {store_schema.columns(body_chars=body_chars)} FROM articles"
+               " WHERE (%(section)s::text IS NULL OR section = %(section)s)"
+               " AND (%(before)s::text IS NULL OR published_at COLLATE \"C\" <= %(before)s)"
+               " ORDER BY published_at IS NULL, published_at COLLATE \"C\" DESC, key DESC LIMIT %(limit)s")
+        return self._select(sql, {"section": section, "before": before, "limit": int(limit)})
+
     def count(self) -> int:
         with self._pool.connection() as conn:
             return conn.execute("SELECT count(*) AS n FROM articles").fetchone()["n"]

@@ -16,7 +16,7 @@ T = TypeVar("T")
 
 WAIT_SECONDS = 5  # the longest a request waits for a connection (the database down or saturated: 503)
 
-SCHEMA_VERSION = b"3"  # of the tables below
+SCHEMA_VERSION = b"4"  # of the tables below
 SCHEMA_LOCK = 7_160_001  # advisory lock ids: one process at a time creates the tables;
 WRITERS_LOCK = 7_160_002  # writers share this one, a repair of a dead writer's links takes it alone;
 REBUILD_LOCK = 7_160_003  # one rebuild at a time
@@ -44,6 +44,8 @@ CREATE TABLE IF NOT EXISTS articles (
 );
 CREATE INDEX IF NOT EXISTS articles_story ON articles (story_id);
 CREATE INDEX IF NOT EXISTS articles_unlinked ON articles (key) WHERE linked = 0;
+CREATE INDEX IF NOT EXISTS articles_section_published ON articles (section, published_at COLLATE "C");
+CREATE INDEX IF NOT EXISTS articles_published ON articles (published_at COLLATE "C");
 CREATE TABLE IF NOT EXISTS meta (name text PRIMARY KEY, value bytea);
 CREATE TABLE IF NOT EXISTS pins (
     article_id text NOT NULL,

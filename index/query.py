@@ -16,7 +16,7 @@ from .errors import EngineError, NotFound
 from .live_index import LiveIndex
 from .options import SimilarOptions
 from .ranking import days_between, mmr
-from .relatedness import Calibration, evidence, same_section
+from .relatedness import Calibration, Null, cosine_z, evidence, null_of, same_section
 from .relations import DUPLICATES, Fingerprint, Relation, fingerprint, relate, without_common
 from .store import StoredArticle
 from .selection import filters_candidates, grouped, passes, rank_score
@@ -27,6 +27,8 @@ NEIGHBOUR_BODY_CHARS = 1500  # a lead is all a neighbour needs of its body (for 
 CANDIDATE_ROWS = 20_000  # candidates kept in memory per process (about 5 KB each)
 LEXICAL_DEPTH = 30  # candidates sharing the query's rarest words, beside the nearest by cosine
 CALIBRATED_DEPTH = 2000  # the deepest a filtered request searches when relatedness decides
+# The relation of an item that tops up a block (`fill`): what it is, never "related".
+FILL_RELATIONS = {"section": "more_from_section", "latest": "latest"}
 
 
 @dataclass(frozen=True)
@@ -176,10 +178,23 @@ class SimilarSearch:
         scores = self.calibration.relatedness(self._evidence(query, found, asked))
         # Text reuse is the same story (judges said so of every copy); under the gate, nothing is related.
         copies = np.array([n.relation.relation in DUPLICATES for n in found])
-        gated = np.array([n.score >= self.calibration.cosine_gate for n in found])
+        gate = self.gate(query)
+        gated = np.array([n.score >= gate for n in found])
         scores = np.where(copies, 1.0, np.where(gated, scores, 0.0))
         same = self.calibration.same_event
         return [Neighbour(n.stored, n.relation, float(p), bool(p >= same)) for n, p in zip(found, scores)], reach
+
+    def null(self, vectors: np.ndarray) -> Null:
+        """What unrelated articles of this index score against each of these vectors (see `relatedness`)."""
+        if self.calibration is None:  # no prior to lean on: the reference alone (what a calibration is fitted on)
+            return null_of(vectors, self.live.version.reference, (0.0, 1.0), weight=0.0)
+        return null_of(vectors, self.live.version.reference, self.calibration.null_prior)
+
+    def gate(self, query: Query) -> float:
+        """The cosine under which no candidate of the query is related (calibrated), or the related floor."""
+        if self.calibration is None:
+            return self.related_floor
+        return self.calibration.gate(self.null(query.vector))
 
     def evidence_for(self, query: Query, keys: list[int]) -> np.ndarray:
         """The evidence rows (see `relatedness.FEATURES`) of these stored articles as candidates of the
@@ -196,7 +211,10 @@ class SimilarSearch:
         headlines = [rows[n.key].headline if n.key in rows else lexical.LexicalQuery({}) for n in found]
         headline = lexical.lexical_query(list(query.headline_words), self.live.version.frequencies)
         held = frozenset(query.words)
-        return evidence(np.array([n.score for n in found]), np.array([asked.shared(w) for w in words]),
+        vectors = np.stack([v if (v := self.live.vector(n.key)) is not None else query.vector for n in found])
+        cosines = np.array([n.score for n in found])
+        return evidence(cosines, cosine_z(cosines, self.null(query.vector), self.null(vectors)),
+                        np.array([asked.shared(w) for w in words]),
                         np.array([headline.shared(w) for w in words]),
                         np.array([h.shared(held) for h in headlines]),
                         [days_between(query.published_at, n.article.published_at) for n in found],
@@ -236,7 +254,32 @@ class SimilarSearch:
         shown = [Shown(n, pinned=True) for n in pins] + [
             Shown(chosen, pinned=False, also=[n.article.id for n in rest] if collapsed else None)
             for chosen, rest in groups[:wanted]]
+        if options.fill != "none" and len(shown) < options.k:
+            seen = options.exclude | {s.neighbour.article.id for s in shown} | {i for s in shown for i in s.also or ()}
+            shown += self.filled(query, options, options.k - len(shown), seen)
+            reach = Reach(-math.inf, reach.asked)  # any write may bring a newer article: no answer outlives one
         return shown, reach
+
+    def filled(self, query: Query, options: SimilarOptions, count: int, seen: set[str]) -> list[Shown]:
+        """Up to `count` items that top up a block: the newest articles (of the query's section with
+        `fill=section`) published up to the query, passing the request's filters, outside the
+        query's story and `seen`, each under its fill relation (see FILL_RELATIONS)."""
+        section = query.section if options.fill == "section" else None
+        if options.fill == "section" and not section:
+            return []
+        relation = FILL_RELATIONS[options.fill]
+        found: list[Shown] = []
+        for stored in self.store.newest(section, query.published_at, 4 * count + len(seen) + 10, NEIGHBOUR_BODY_CHARS):
+            vector = self.live.vector(stored.key)
+            if (stored.article.id in seen or stored.key == query.key or vector is None
+                    or (query.story_id and stored.story_id == query.story_id)):
+                continue
+            n = Neighbour(stored, Relation(relation, float(query.vector @ vector), 0.0, "none"))
+            if passes(n, options, query):
+                found.append(Shown(n, pinned=False, also=[] if options.duplicates == "collapse" else None))
+                if len(found) == count:
+                    break
+        return found
 
     def _groups(self, query: Query, options: SimilarOptions, wanted: int,
                 skip: set[str]) -> tuple[list[tuple[Neighbour, list[Neighbour]]], Reach]:
@@ -246,8 +289,7 @@ class SimilarSearch:
         # Re-ranking (recency, diversity) needs a wider pool than the k nearest; plain similarity does not.
         reranked = options.recency_half_life_days > 0 or options.diversity > 0
         depth, size = (3 * options.k + 20 if reranked else 2 * options.k + 10), len(self.live)
-        cosine_floor = self.calibration.cosine_gate if self.calibration else self.related_floor
-        floor = max(cosine_floor, options.min_score if options.min_score is not None else -1.0)
+        floor = max(self.gate(query), options.min_score if options.min_score is not None else -1.0)
         least = options.min_relatedness if options.min_relatedness is not None else (
             self.calibration.floor if self.calibration else None)
         while True:

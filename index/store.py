@@ -153,6 +153,15 @@ class ArticleStore:
             return [r[0] for r in self._conn.execute(
                 "SELECT id FROM articles ORDER BY published_at IS NULL, published_at DESC, key DESC LIMIT ?", (limit,))]
 
+    def newest(self, section: str | None, before: str | None, limit: int,
+               body_chars: int | None = None) -> list[StoredArticle]:
+        """The `limit` most recently published articles (of `section` when given) published at or
+        before `before` (any time when None), newest first; undated ones last."""
+        sql = (f"SELECT {store_schema.columns(body_chars=body_chars)} FROM articles"
+               " WHERE (?1 IS NULL OR section = ?1) AND (?2 IS NULL OR published_at <= ?2)"
+               " ORDER BY published_at IS NULL, published_at DESC, key DESC LIMIT ?3")
+        return self._select(sql, (section, before, int(limit)))
+
     def count(self) -> int:
         with self._lock:
             return self._conn.execute("SELECT count(*) FROM articles").fetchone()[0]

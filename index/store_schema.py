@@ -65,6 +65,9 @@ _INDEXES = (
     "CREATE INDEX IF NOT EXISTS articles_story ON articles (story_id)",
     "CREATE INDEX IF NOT EXISTS articles_unlinked ON articles (key) WHERE linked = 0",
     "CREATE INDEX IF NOT EXISTS pins_pinned ON pins (pinned_id)",
+    # The newest of a section (a block's `fill`) and of all (warming) without sorting the store.
+    "CREATE INDEX IF NOT EXISTS articles_section_published ON articles (section, published_at)",
+    "CREATE INDEX IF NOT EXISTS articles_published ON articles (published_at)",
 )
 
 # What a StoredArticle is read from, in this order.

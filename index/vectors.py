@@ -100,6 +100,26 @@ class VectorIndex:
         queries = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
         return self._index.search(queries, min(k, max(len(self), 1)))
 
+    def keys(self) -> np.ndarray:
+        """Every key stored, in no particular order."""
+        ivf = faiss.try_extract_index_ivf(self._index)
+        if ivf is None:
+            return faiss.vector_to_array(self._index.id_map).astype(np.int64)
+        lists = ivf.invlists
+        return np.concatenate([np.empty(0, dtype=np.int64)] + [
+            faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).astype(np.int64)
+            for i in range(lists.nlist) if lists.list_size(i)])
+
+    def sample(self, count: int, seed: int = 0) -> np.ndarray:
+        """The vectors of `count` keys drawn at random (all of them when fewer are stored), the same
+        for the same keys and seed: a fixed reference of what unrelated pairs score in this index."""
+        keys = np.sort(self.keys())
+        if len(keys) > count:
+            keys = keys[np.random.default_rng(seed).choice(len(keys), count, replace=False)]
+        if not len(keys):
+            return np.empty((0, self.dim), dtype=np.float32)
+        return np.stack([self._index.reconstruct(int(key)) for key in keys])
+
     def vector(self, key: int) -> np.ndarray | None:
         """The stored vector of one key, or None when no vector is stored under it."""
         try:

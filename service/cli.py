@@ -1,4 +1,5 @@
-"""Commands: `python -m service ingest FILE | embed [FILE] | rebuild | serve` (also `flask --app service ...`)."""
+"""Commands: `python -m service ingest FILE | embed [FILE] | rebuild | calibrate JUDGED | serve` (also
+`flask --app service ...`)."""
 from __future__ import annotations
 
 import gzip
@@ -12,8 +13,10 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from index.article import Article, validate_article
+from index.calibrate import DEFAULT_FEATURES
 from index.engine import Engine
 from index.errors import EngineError, InvalidInput
+from index.relatedness import FEATURES
 
 from .progress import StageProgress, progress
 from .security import warn_about_writes
@@ -177,6 +180,9 @@ def serve_command(host: str | None, port: int | None) -> None:
     port = port if port is not None else int(app.config["PORT"])
     server = make_server(host, port, app, threaded=True)
     health = engine().health()
+    if not health["relatedness"]["calibrated"]:
+        click.echo(f"warning: {health['model']} has no calibration: blocks are ranked by cosine and carry no "
+                   "relatedness; fit one with `python -m service calibrate JUDGED.jsonl`", err=True)
     click.echo(f"serving {health['indexed']} indexed articles ({health['model']}) on http://{host}:{server.port}/")
     try:
         server.serve_forever()
@@ -184,7 +190,66 @@ def serve_command(host: str | None, port: int | None) -> None:
         pass
 
 
-COMMANDS = (ingest_command, embed_command, rebuild_command, serve_command)
+def read_judged(path: Path) -> tuple[list[tuple[str, str, int]], list[tuple[int, str]]]:
+    """(query id, candidate id, label) of each good line of a judged-pairs file, and (line, error) of the others."""
+    pairs, bad = [], []
+    with path.open(encoding="utf-8", errors="replace") as f:
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except (ValueError, RecursionError) as exc:
+                bad.append((number, f"not valid JSON ({str(exc)[:80]})"))
+                continue
+            if not isinstance(row, dict) or not all(isinstance(row.get(k), str) and row[k] for k in ("query", "candidate")):
+                bad.append((number, "'query' and 'candidate' must be stored article ids"))
+            elif row.get("label") not in (0, 1, 2) or isinstance(row.get("label"), bool):
+                bad.append((number, "'label' must be 0 (unrelated), 1 (related) or 2 (same story)"))
+            elif row["query"] == row["candidate"]:
+                bad.append((number, "'query' and 'candidate' are the same article"))
+            elif engine().store.get(row["query"]) is None or engine().store.get(row["candidate"]) is None:
+                bad.append((number, f"no stored article {row['query'] if engine().store.get(row['query']) is None else row['candidate']!r}"))
+            else:
+                pairs.append((row["query"], row["candidate"], row["label"]))
+    return pairs, bad
+
+
+@click.command("calibrate")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--target", type=click.FloatRange(0.5, 0.99), default=0.85, show_default=True,
+              help="the precision of shown items the floor is chosen for")
+@click.option("--features", default=None, metavar="A,B,...",
+              help=f"evidence to fit, from: {', '.join(FEATURES)} (default: {','.join(DEFAULT_FEATURES)})")
+@with_appcontext
+def calibrate_command(path: Path, target: float, features: str | None) -> None:
+    """Fit the configured model's relatedness on judged pairs of stored articles (JSON Lines:
+    {"query": ID, "candidate": ID, "label": 0|1|2}) and write its calibration into the data folder.
+
+    The evidence is read over this index (run `rebuild` first); the floor is chosen on queries held
+    out of the fit. Servers read the calibration when they start.
+    """
+    chosen = tuple(f.strip() for f in features.split(",") if f.strip()) if features else None
+    unknown = [f for f in chosen or () if f not in FEATURES]
+    if unknown:
+        raise click.BadParameter(f"unknown feature(s) {', '.join(unknown)}; known: {', '.join(FEATURES)}",
+                                 param_hint="--features")
+    pairs, bad = read_judged(path)
+    report_bad_lines(path, bad)
+    try:
+        calibration, written = engine().calibrate(pairs, target, chosen, source=f"{len(pairs)} judged pairs of {path.name}")
+    except ValueError as exc:
+        raise click.ClickException(str(exc))
+    f = calibration.figures
+    click.echo(f"calibrated {engine().model} on {f['pairs']} pairs of {f['queries']} queries ({f['related_pairs']} related); "
+               f"skipped {len(bad)} bad lines")
+    click.echo(f"held-out queries: AUC {f['auc']:.3f}; at floor {calibration.floor:.2f}: precision {f['precision']:.3f}, "
+               f"{f['related_per_block']:.2f} related a 5-item block ({f['share_of_ceiling']:.0%} of what was judged "
+               f"related), {f['empty_blocks']:.0%} empty blocks")
+    click.echo(f"wrote {written}; restart the servers to use it")
+
+
+COMMANDS = (ingest_command, embed_command, rebuild_command, serve_command, calibrate_command)
 
 
 def init_app(app: Flask) -> None:

@@ -48,6 +48,9 @@ SIMILAR_PARAMS = [
            "least relatedness shown (default: the model's calibrated floor)"),
     _query("recency_half_life_days", {"type": "number", "minimum": 0}),
     _query("diversity", {"type": "number", "minimum": 0, "maximum": 1}),
+    _query("fill", {"type": "string", "enum": ["none", "section", "latest"]},
+           "top up a block fewer than k related items reach: with the newest of the article's section "
+           "(relation more_from_section) or of all (relation latest); default none"),
 ]
 
 # "Not only whitespace", spelt out: JSON Schema regexes follow ECMA-262, whose \s differs from Python's.
@@ -80,7 +83,8 @@ ITEM = {
         "id": {"type": "string"}, "headline": {"type": "string"}, **PUBLIC, "story_id": {"type": "string"},
         "score": {"type": "number"}, "relatedness": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
         "overlap": {"type": "number", "minimum": 0, "maximum": 1},
-        "relation": {"type": "string", "enum": ["duplicate", "near_duplicate", "related"]},
+        "relation": {"type": "string", "enum": ["duplicate", "near_duplicate", "related", "more_from_section",
+                                                "latest"]},
         "also": {"type": "array", "items": {"type": "string"}}, "pinned": {"type": "boolean"},
         "shared": {"type": "array", "items": {"type": "string"}}, "why": {"type": "string"},
     },

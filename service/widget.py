@@ -28,6 +28,11 @@ REVALIDATE = "no-cache"  # other /v1 GET answers: cached, but checked (ETag) bef
 CORS_PATHS = ("/v1/", "/widget.js", "/widget/")
 RTL = re.compile(r"^(ar|arc|ckb|dv|fa|he|iw|ps|sd|ug|ur|yi)(-|$)", re.IGNORECASE)
 TITLES = {"ar": "مقالات مشابهة", "en": "Similar articles", "fr": "Articles similaires"}
+# Headings of the items that top up a block (`fill`), as widget.js writes them.
+FILL_TITLES = {
+    "more_from_section": {"ar": "المزيد من {section}", "en": "More from {section}", "fr": "Plus de {section}"},
+    "latest": {"ar": "آخر الأخبار", "en": "Latest news", "fr": "Dernières nouvelles"},
+}
 DEFAULT_K = 5  # when the block asks for neither k nor a profile
 PAGE_CSS = "html,body{margin:0;padding:0;background:transparent}.sa-block{margin:0}"
 
@@ -122,7 +127,21 @@ def block_items(items: Iterable[dict[str, Any]], lang: str, now: datetime) -> li
 def block_params(args: Mapping[str, str]) -> dict[str, str]:
     """The similar-request parameters of a block (its other parameters are display options)."""
     params = {name: args[name] for name in ("k", "profile") if args.get(name)}
-    return params or {"k": str(DEFAULT_K)}
+    params = params or {"k": str(DEFAULT_K)}
+    return {**params, "fill": args["fill"]} if args.get("fill") else params
+
+
+def block_parts(items: list[dict[str, Any]], title: str, lang: str) -> list[dict[str, Any]]:
+    """The block's lists, each under its heading: the items found (similar), then those that top
+    it up, by fill relation (never under the similar heading)."""
+    found = [i for i in items if i.get("relation") not in FILL_TITLES]
+    parts = [{"title": title, "items": found}] if found else []
+    for relation, titles in FILL_TITLES.items():
+        extra = [i for i in items if i.get("relation") == relation]
+        if extra:
+            heading = titles.get(base_language(lang), titles["en"]).replace("{section}", extra[0].get("section") or "")
+            parts.append({"title": heading, "items": extra})
+    return parts
 
 
 def parse_origins(setting: str | None) -> frozenset[str] | None:
@@ -191,7 +210,9 @@ def page(article_id: str):
             "dir": "rtl" if is_rtl(lang) else "ltr",
             "title": block_title(args.get("title"), lang),
             "dark": args.get("theme") == "dark",
-            "items": block_items(answer["items"], lang, datetime.now(timezone.utc)),
+            "items": answer["items"],
+            "parts": [{"title": part["title"], "rows": block_items(part["items"], lang, datetime.now(timezone.utc))}
+                      for part in block_parts(answer["items"], block_title(args.get("title"), lang), lang)],
         }
     html = render_template("widget.html", style=Markup(style), status=status, **context)
     response = Response(html, status=status, mimetype="text/html")

@@ -8,7 +8,7 @@ import pytest
 from index.article import validate_article
 from index.embedders import DEFAULT_MODEL, create_embedder
 from index.engine import Engine
-from index.relatedness import FEATURES, Calibration, calibration_path, load_calibration
+from index.relatedness import FEATURES, Calibration, calibration_path, cosine_z, load_calibration, null_of
 
 KREMLIN = {"headline": "الكرملين يدعو إلى ضبط النفس في إقليم ناجورنو كاراباخ", "body": "..."}  # the README's
 
@@ -16,17 +16,41 @@ KREMLIN = {"headline": "الكرملين يدعو إلى ضبط النفس في 
 def test_the_default_model_is_calibrated_and_another_is_not():
     calibration = load_calibration(DEFAULT_MODEL)
     assert calibration is not None and calibration.model == DEFAULT_MODEL
-    assert 0 < calibration.floor < 1 and 0 < calibration.cosine_gate < 1
+    assert 0 < calibration.floor < 1 and 0 < calibration.gate_z < 5
+    # Evidence that carries over: the cosine read against the corpus's null, words by their idf; no
+    # outlet's section names, no time apart beyond what the judged data covers.
+    assert "cosine" not in calibration.features and "same_section" not in calibration.features
     assert load_calibration("sentence-transformers:/some/model") is None
     doc = json.loads(calibration_path(DEFAULT_MODEL).read_text())
-    with pytest.raises(ValueError, match="features"):  # a file fitted on other evidence is refused
-        Calibration.from_json({**doc, "features": list(FEATURES)[:-1]})
-    # Relatedness grows with the evidence: more cosine, more shared words, fewer days apart.
-    base = np.array([[0.88, 0.1, 0.1, 0.1, np.log1p(2), 0.5]])
-    for feature, step in ((0, 0.05), (1, 0.5), (2, 0.5), (4, -1.0)):
+    with pytest.raises(ValueError, match="features"):  # a file naming evidence the engine does not compute is refused
+        Calibration.from_json({**doc, "features": ["cosine_z", "sentiment", "shared_words", "query_headline_words"]})
+    # Relatedness grows with the evidence: more spreads above the null, more shared words.
+    base = np.zeros((1, len(FEATURES)))
+    base[0, FEATURES.index("cosine_z")] = 2.5
+    for feature, step in (("cosine_z", 1.0), ("shared_words", 0.5), ("query_headline_words", 0.5)):
         better = base.copy()
-        better[0, feature] += step
-        assert calibration.relatedness(better)[0] > calibration.relatedness(base)[0], FEATURES[feature]
+        better[0, FEATURES.index(feature)] += step
+        assert calibration.relatedness(better)[0] > calibration.relatedness(base)[0], feature
+
+
+def test_the_cosine_is_read_against_the_corpus_null():
+    """The same cosine means more in a corpus whose unrelated pairs score low than in one whose
+    unrelated pairs score high: the z moves with the corpus, and a tiny index leans on the prior."""
+    rng = np.random.default_rng(0)
+    query = np.zeros(8)
+    query[0] = 1.0
+
+    def corpus(closeness: float) -> np.ndarray:
+        rows = rng.normal(size=(200, 8))
+        rows[:, 0] += closeness
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+    far, near = null_of(query, corpus(0.0), (0.5, 0.1)), null_of(query, corpus(3.0), (0.5, 0.1))
+    assert far.mean[0] < near.mean[0]
+    candidate = null_of(query, corpus(1.0), (0.5, 0.1))
+    assert cosine_z(np.array([0.9]), far, candidate)[0] > cosine_z(np.array([0.9]), near, candidate)[0]
+    empty = null_of(query, None, (0.5, 0.1))
+    assert empty.mean[0] == 0.5 and empty.spread[0] == 0.1
 
 
 def test_an_uncalibrated_model_ranks_by_cosine_and_says_so(tmp_path):
@@ -59,19 +83,19 @@ def test_the_readme_kremlin_example_gets_no_unrelated_story(sample_copy):
     assert sample_copy.similar("k-1", k=5)["items"] == []
     assert sample_copy.similar_to_text(KREMLIN["headline"], KREMLIN["body"], k=5)["items"] == []
     anything = sample_copy.similar("k-1", k=5, min_relatedness=0)["items"]
-    assert len(anything) == 5 and max(i["relatedness"] for i in anything) < 0.05
+    assert len(anything) == 5 and max(i["relatedness"] for i in anything) < sample_copy.search.calibration.floor / 5
     assert max(i["score"] for i in anything) > 0.84
 
 
 def test_an_isolated_article_gets_a_short_block_of_its_one_story(sample_copy, sample_by_id):
     """A story told twice in the corpus (here: a rewrite of one sample article) and nothing else
-    near it: the block shows the other telling and stops there."""
+    near it: at a floor low enough to show the other telling (its headline shares no word), the
+    block shows it first and stops short of k."""
     row = sample_by_id["JA-internationalNews-135-20170201"]
-    items = sample_copy.similar(row["id"], k=10)["items"]
+    items = sample_copy.similar(row["id"], k=10, min_relatedness=0.3)["items"]
     assert 1 <= len(items) < 10
     assert "JA-internationalNews-134-20170201" in [i["id"] for i in items[:2]]
-    floor = sample_copy.search.calibration.floor
-    assert all(i["relatedness"] >= floor for i in items)
+    assert all(i["relatedness"] >= 0.3 for i in items)
     assert "same event" in items[0]["why"] or items[0]["relatedness"] < sample_copy.search.calibration.same_event
 
 

@@ -84,7 +84,7 @@ def test_diversity_spreads_the_list(block_engine, in_block):
 
 
 def test_every_item_says_why(block_engine, in_block):
-    items = block_engine.similar(in_block, k=5)["items"]
+    items = block_engine.similar(in_block, k=5, min_relatedness=0.3)["items"]
     assert items[0]["shared"], items[0]
     for item in items:
         assert item["why"].startswith(item["relation"].replace("_", "-")) and f"{item['score']:.2f}" in item["why"]

@@ -1,7 +1,8 @@
 /* Similar-articles block. Embed:
  *   <div data-similar-articles data-article-id="ID"></div>
  *   <script src="https://SERVICE/widget.js" async></script>
- * Options (data-*): k, profile, title, lang, theme ("dark"), api (another service URL).
+ * Options (data-*): k, profile, fill ("section" or "latest": top up a short block), title, lang,
+ * theme ("dark"), api (another service URL). Fill items are shown apart, under their own heading.
  * Every value from the API is inserted as text. On any failure the block removes itself. */
 (function () {
   "use strict";
@@ -10,6 +11,12 @@
   const TIMEOUT_MS = 4000;
   const RTL = /^(ar|arc|ckb|dv|fa|he|iw|ps|sd|ug|ur|yi)(-|$)/i;
   const TITLES = { ar: "مقالات مشابهة", en: "Similar articles", fr: "Articles similaires" };
+  // Headings of the items that top up a block (`fill`): never under the similar heading. Also in service/widget.py.
+  const FILL_TITLES = {
+    more_from_section: { ar: "المزيد من {section}", en: "More from {section}", fr: "Plus de {section}" },
+    latest: { ar: "آخر الأخبار", en: "Latest news", fr: "Dernières nouvelles" },
+  };
+  const FOUND = ["duplicate", "near_duplicate", "related"];
   const UNITS = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400], ["hour", 3600], ["minute", 60]];
   // Also read by service/widget.py for the iframe page: keep it between the two markers, no backslashes or ${.
   const CSS = `/*sa-css*/
@@ -20,8 +27,9 @@ font-family:var(--sa-font,system-ui,-apple-system,"Segoe UI","Noto Naskh Arabic"
 font-size:var(--sa-size,16px);line-height:1.45;text-align:start;overflow-wrap:anywhere}
 .sa-dark{--sa-bg:#16171b;--sa-text:#ececf1;--sa-muted:#a3a3ad;--sa-border:#2f3139;--sa-accent:#ff6b81}
 .sa-block *{box-sizing:border-box}
-.sa-block .sa-title{margin:0 0 .4em;padding:0;border:0;font:inherit;font-size:1.15em;font-weight:700;
+.sa-block .sa-title,.sa-block .sa-subtitle{margin:0 0 .4em;padding:0;border:0;font:inherit;font-size:1.15em;font-weight:700;
 line-height:1.3;color:inherit;letter-spacing:normal;text-transform:none}
+.sa-block .sa-subtitle{margin-top:.8em;font-size:1em}
 .sa-block .sa-list{list-style:none;margin:0;padding:0;display:grid;gap:0 1.4em;
 grid-template-columns:repeat(auto-fill,minmax(min(100%,15em),1fr))}
 .sa-block .sa-item{min-width:0;margin:0;padding:.6em 0;border-top:1px solid var(--sa-border,#e2e2e6)}
@@ -114,6 +122,12 @@ grid-template-columns:repeat(auto-fill,minmax(min(100%,15em),1fr))}
     return li;
   }
 
+  function list(items, lang) {
+    const ol = el("ol", "sa-list");
+    items.forEach((item) => ol.appendChild(renderItem(item, lang)));
+    return ol;
+  }
+
   function render(host, answer) {
     const items = answer && Array.isArray(answer.items) ? answer.items : [];
     if (!items.length) return drop(host, "empty");
@@ -121,9 +135,17 @@ grid-template-columns:repeat(auto-fill,minmax(min(100%,15em),1fr))}
     // The same rule as block_language() in service/widget.py (the iframe page), then the page's language.
     const lang = d.lang || (answer.article && answer.article.language) ||
       mostCommon(items.map((i) => i.language)) || document.documentElement.lang || "en";
-    const heading = d.title || TITLES[lang.split("-")[0].toLowerCase()] || TITLES.en;
-    const list = el("ol", "sa-list");
-    items.forEach((item) => list.appendChild(renderItem(item, lang)));
+    const base = lang.split("-")[0].toLowerCase();
+    const heading = d.title || TITLES[base] || TITLES.en;
+    const found = items.filter((i) => FOUND.includes(i.relation) || !FILL_TITLES[i.relation]);
+    const parts = found.length ? [el("h2", "sa-title", heading), list(found, lang)] : [];
+    Object.keys(FILL_TITLES).forEach((relation) => {
+      const extra = items.filter((i) => i.relation === relation);
+      if (!extra.length) return;
+      const titles = FILL_TITLES[relation];
+      const title = (titles[base] || titles.en).replace("{section}", extra[0].section || "");
+      parts.push(el(found.length ? "h3" : "h2", found.length ? "sa-subtitle" : "sa-title", title), list(extra, lang));
+    });
     addStyle();
     host.classList.add("sa-block");
     if (d.theme === "dark") host.classList.add("sa-dark");
@@ -131,7 +153,7 @@ grid-template-columns:repeat(auto-fill,minmax(min(100%,15em),1fr))}
     host.dir = RTL.test(lang) ? "rtl" : "ltr";
     host.setAttribute("role", "region");
     host.setAttribute("aria-label", heading);
-    host.replaceChildren(el("h2", "sa-title", heading), list);
+    host.replaceChildren(...parts);
     done(host, "ready", items);
   }
 
@@ -151,6 +173,7 @@ grid-template-columns:repeat(auto-fill,minmax(min(100%,15em),1fr))}
     const url = new URL("v1/articles/" + path + "/similar", base);
     if (d.k) url.searchParams.set("k", d.k);
     if (d.profile) url.searchParams.set("profile", d.profile);
+    if (d.fill) url.searchParams.set("fill", d.fill);
     if (!d.k && !d.profile) url.searchParams.set("k", "5");
     return url;
   }

@@ -8,11 +8,16 @@ by relatedness, the first `BLOCK` at or above the floor.
 """
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from .relatedness import FEATURES, Calibration
+
+if TYPE_CHECKING:
+    from .query import SimilarSearch
 
 BLOCK = 5
 L2 = 1.0  # ridge penalty on the standardised weights (as scikit-learn's C=1)
@@ -138,6 +143,31 @@ class Judged:
     query_z: np.ndarray  # the cosine in spreads above the query's null (the gate is read on it)
     null_means: np.ndarray  # each pair's query null
     null_spreads: np.ndarray
+
+
+def judged_pairs(search: SimilarSearch, pairs: Sequence[tuple[str, str, int]]) -> Judged:
+    """Judged pairs (query id, candidate id, label 0-2) of stored articles with their evidence, as the
+    query path computes it over the search's index (NotFound naming an id that is not stored); a
+    candidate with no vector yet is left out (it is not in the index the calibration is read on)."""
+    by_query: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for query_id, candidate_id, label in pairs:
+        by_query[query_id].append((candidate_id, label))
+    cosine = FEATURES.index("cosine")
+    rows, labels, queries, query_z, means, spreads = [], [], [], [], [], []
+    for query_id, judged in by_query.items():
+        query = search.query_of(search.stored(query_id))
+        null = search.null(query.vector)
+        for candidate_id, label in judged:
+            x = search.evidence_for(query, [search.stored(candidate_id).key])
+            if len(x):
+                rows.append(x[0])
+                labels.append(label)
+                queries.append(query_id)
+                query_z.append((x[0][cosine] - null.mean[0]) / null.spread[0])
+                means.append(null.mean[0])
+                spreads.append(null.spread[0])
+    return Judged(np.array(rows).reshape(len(rows), len(FEATURES)), np.array(labels), np.array(queries),
+                  np.array(query_z), np.array(means), np.array(spreads))
 
 
 def fit_calibration(model: str, judged: Judged, features: tuple[str, ...] = DEFAULT_FEATURES,

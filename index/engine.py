@@ -11,9 +11,7 @@ store's change log. Each public read catches up with it once (`sync`), at its st
 """
 from __future__ import annotations
 
-import json
 import logging
-from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -33,8 +31,8 @@ from .options import SimilarOptions, options_from
 from .present import draft_answer, duplicate_items, public_fields, similar_items
 from .query import Neighbour, SimilarSearch
 from .rebuild import Rebuilder, RebuildSummary, Stages, no_stages
-from .calibrate import Judged, fit_calibration
-from .relatedness import CALIBRATIONS, Calibration, calibration_path, load_calibration
+from .calibrate import Judged, fit_calibration, judged_pairs
+from .relatedness import CALIBRATIONS, Calibration, load_calibration, save_calibration
 from .relations import fingerprint, relate
 from .similar_answers import SimilarAnswers
 from .store import StoredArticle
@@ -164,42 +162,18 @@ class Engine:
     # -- calibration -------------------------------------------------------------------------------
 
     def judged(self, pairs: Sequence[tuple[str, str, int]]) -> Judged:
-        """Judged pairs (query id, candidate id, label 0-2) of stored articles with their evidence, as
-        the query path computes it over this index (NotFound naming an id that is not stored)."""
+        """Judged pairs (query id, candidate id, label 0-2) of stored articles with their evidence over
+        this index (see `calibrate.judged_pairs`)."""
         self.live.sync()
-        by_query: dict[str, list[tuple[str, int]]] = defaultdict(list)
-        for query_id, candidate_id, label in pairs:
-            by_query[query_id].append((candidate_id, label))
-        rows, labels, queries, query_z, means, spreads = [], [], [], [], [], []
-        for query_id, judged in by_query.items():
-            query = self.search.query_of(self.get(query_id))
-            null = self.search.null(query.vector)
-            for candidate_id, label in judged:
-                candidate = self.get(candidate_id)
-                x = self.search.evidence_for(query, [candidate.key])
-                if not len(x):  # no vector yet: not in the index this calibration is read on
-                    continue
-                rows.append(x[0])
-                labels.append(label)
-                queries.append(query_id)
-                query_z.append((x[0][0] - null.mean[0]) / null.spread[0])
-                means.append(null.mean[0])
-                spreads.append(null.spread[0])
-        return Judged(np.array(rows).reshape(len(rows), -1), np.array(labels), np.array(queries), np.array(query_z),
-                      np.array(means), np.array(spreads))
+        return judged_pairs(self.search, pairs)
 
     def calibrate(self, pairs: Sequence[tuple[str, str, int]], target: float = 0.85,
                   features: Sequence[str] | None = None, source: str = "") -> tuple[Calibration, Path]:
         """Fit this model's calibration on judged pairs of this index (see `calibrate.fit_calibration`),
         write it into the data folder and use it from now on; returns it and its path."""
-        judged = self.judged(pairs)
         kwargs = {"features": tuple(features)} if features else {}
-        calibration = fit_calibration(self.model, judged, target=target, source=source, **kwargs)
-        path = calibration_path(self.model, self.calibration_dir)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(calibration.to_json(), indent=1) + "\n", encoding="utf-8")
-        temporary.replace(path)
+        calibration = fit_calibration(self.model, self.judged(pairs), target=target, source=source, **kwargs)
+        path = save_calibration(calibration, self.calibration_dir)
         self.search.calibration = calibration
         return calibration, path
 

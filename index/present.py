@@ -60,12 +60,12 @@ def similar_items(query: Query, shown: list[Shown]) -> list[dict[str, Any]]:
 
 def explain(n: Neighbour, shared: list[str], pinned: bool) -> str:
     """One line for an editor: why this item is in the list."""
-    arabic = any("\u0600" <= ch <= "\u06ff" for term in shared for ch in term)
-    parts = ["pinned by an editor"] if pinned else []
     if n.relation.relation == "more_from_section":
         return f"more from {n.article.section}, not found related; score {n.score:.2f}"
     if n.relation.relation == "latest":
         return f"latest news, not found related; score {n.score:.2f}"
+    arabic = any("\u0600" <= ch <= "\u06ff" for term in shared for ch in term)
+    parts = ["pinned by an editor"] if pinned else []
     strength = f"relatedness {n.relatedness:.2f}, " if n.relatedness is not None else ""
     parts.append(f"{n.relation.relation.replace('_', '-')}, {strength}score {n.score:.2f}")
     if n.same_event and n.relation.relation == "related":

@@ -175,10 +175,11 @@ class SimilarSearch:
         reach = Reach(deepest, frozenset(asked.searched))
         if not found:
             return found, reach
-        scores = self.calibration.relatedness(self._evidence(query, found, asked))
+        query_null = self.null(query.vector)
+        scores = self.calibration.relatedness(self._evidence(query, found, asked, query_null))
         # Text reuse is the same story (judges said so of every copy); under the gate, nothing is related.
         copies = np.array([n.relation.relation in DUPLICATES for n in found])
-        gate = self.gate(query)
+        gate = self.calibration.gate(query_null)
         gated = np.array([n.score >= gate for n in found])
         scores = np.where(copies, 1.0, np.where(gated, scores, 0.0))
         same = self.calibration.same_event
@@ -202,9 +203,10 @@ class SimilarSearch:
         asked = lexical.lexical_query(list(query.words), self.live.version.frequencies)
         vectors = {key: self.live.vector(key) for key in keys}
         found = self._related(query, [(key, float(query.vector @ v)) for key, v in vectors.items() if v is not None])
-        return self._evidence(query, found, asked)
+        return self._evidence(query, found, asked, self.null(query.vector))
 
-    def _evidence(self, query: Query, found: list[Neighbour], asked: lexical.LexicalQuery) -> np.ndarray:
+    def _evidence(self, query: Query, found: list[Neighbour], asked: lexical.LexicalQuery,
+                  query_null: Null) -> np.ndarray:
         # A candidate deleted since it was found has no row any more: it counts as sharing no word.
         rows = self.rows.get_many([n.key for n in found], self._read_candidates)
         words = [rows[n.key].words if n.key in rows else frozenset() for n in found]
@@ -213,7 +215,7 @@ class SimilarSearch:
         held = frozenset(query.words)
         vectors = np.stack([v if (v := self.live.vector(n.key)) is not None else query.vector for n in found])
         cosines = np.array([n.score for n in found])
-        return evidence(cosines, cosine_z(cosines, self.null(query.vector), self.null(vectors)),
+        return evidence(cosines, cosine_z(cosines, query_null, self.null(vectors)),
                         np.array([asked.shared(w) for w in words]),
                         np.array([headline.shared(w) for w in words]),
                         np.array([h.shared(held) for h in headlines]),

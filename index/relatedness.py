@@ -134,6 +134,16 @@ def calibration_path(model: str, folder: Path = CALIBRATIONS) -> Path:
     return folder / calibration_name(model)
 
 
+def save_calibration(calibration: Calibration, folder: Path) -> Path:
+    """Write a calibration into `folder` (atomically: a reader sees the old file or the new); returns its path."""
+    path = calibration_path(calibration.model, folder)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(calibration.to_json(), indent=1) + "\n", encoding="utf-8")
+    temporary.replace(path)
+    return path
+
+
 def load_calibration(model: str, folders: tuple[Path, ...] = (CALIBRATIONS,)) -> Calibration | None:
     """The model's calibration from the first folder holding one, or None (uncalibrated).
 

@@ -192,7 +192,7 @@ def serve_command(host: str | None, port: int | None) -> None:
 
 def read_judged(path: Path) -> tuple[list[tuple[str, str, int]], list[tuple[int, str]]]:
     """(query id, candidate id, label) of each good line of a judged-pairs file, and (line, error) of the others."""
-    pairs, bad = [], []
+    rows, bad = [], []
     with path.open(encoding="utf-8", errors="replace") as f:
         for number, line in enumerate(f, start=1):
             if not line.strip():
@@ -208,11 +208,17 @@ def read_judged(path: Path) -> tuple[list[tuple[str, str, int]], list[tuple[int,
                 bad.append((number, "'label' must be 0 (unrelated), 1 (related) or 2 (same story)"))
             elif row["query"] == row["candidate"]:
                 bad.append((number, "'query' and 'candidate' are the same article"))
-            elif engine().store.get(row["query"]) is None or engine().store.get(row["candidate"]) is None:
-                bad.append((number, f"no stored article {row['query'] if engine().store.get(row['query']) is None else row['candidate']!r}"))
             else:
-                pairs.append((row["query"], row["candidate"], row["label"]))
-    return pairs, bad
+                rows.append((number, row["query"], row["candidate"], row["label"]))
+    stored = engine().store.get_many(list({i for _, q, c, _ in rows for i in (q, c)}))
+    pairs = []
+    for number, query, candidate, label in rows:
+        missing = next((i for i in (query, candidate) if i not in stored), None)
+        if missing is None:
+            pairs.append((query, candidate, label))
+        else:
+            bad.append((number, f"no stored article {missing!r}"))
+    return pairs, sorted(bad)
 
 
 @click.command("calibrate")

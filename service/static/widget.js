@@ -16,7 +16,6 @@
     more_from_section: { ar: "المزيد من {section}", en: "More from {section}", fr: "Plus de {section}" },
     latest: { ar: "آخر الأخبار", en: "Latest news", fr: "Dernières nouvelles" },
   };
-  const FOUND = ["duplicate", "near_duplicate", "related"];
   const UNITS = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400], ["hour", 3600], ["minute", 60]];
   // Also read by service/widget.py for the iframe page: keep it between the two markers, no backslashes or ${.
   const CSS = `/*sa-css*/
@@ -137,7 +136,7 @@ grid-template-columns:repeat(auto-fill,minmax(min(100%,15em),1fr))}
       mostCommon(items.map((i) => i.language)) || document.documentElement.lang || "en";
     const base = lang.split("-")[0].toLowerCase();
     const heading = d.title || TITLES[base] || TITLES.en;
-    const found = items.filter((i) => FOUND.includes(i.relation) || !FILL_TITLES[i.relation]);
+    const found = items.filter((i) => !FILL_TITLES[i.relation]);
     const parts = found.length ? [el("h2", "sa-title", heading), list(found, lang)] : [];
     Object.keys(FILL_TITLES).forEach((relation) => {
       const extra = items.filter((i) => i.relation === relation);

@@ -6,10 +6,12 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+import numpy as np
+
 from .answers import LruCache
-from .lexical import LexicalQuery
 from .relations import Fingerprint
 from .store import StoredArticle
+from .word_weights import WeightedWords
 
 
 class CandidateRows:
@@ -45,7 +47,13 @@ class CandidateRows:
 
 @dataclass(frozen=True)
 class Candidate:
+    """A stored article as the evidence of a candidate needs it, all fixed for an index version."""
+
     stored: StoredArticle  # with only a lead of its body
     cleaned: Fingerprint  # without the version's boilerplate shingles
-    words: frozenset[str]  # its indexed words (see `lexical`)
-    headline: LexicalQuery  # the rarest words of its headline, weighted (with the version's frequencies)
+    word_ids: np.ndarray  # its indexed words (see `lexical`), as `word_weights.word_ids`
+    headline: WeightedWords  # the rarest words of its headline, weighted (with the version's frequencies)
+    vector: np.ndarray
+    published: float | None  # seconds since the epoch (see `ranking.timestamp`)
+    null_mean: float  # what unrelated articles of the version score against it (see `relatedness.null_of`)
+    null_spread: float

@@ -37,6 +37,7 @@ from .relations import fingerprint, relate
 from .similar_answers import SimilarAnswers
 from .store import StoredArticle
 from .text import DEFAULT_LEAD_WORDS
+from .threads import one_blas_thread
 from .writes import Writer
 
 __all__ = ["Engine", "RebuildSummary", "public_fields"]
@@ -66,6 +67,7 @@ class Engine:
     def __init__(self, data_dir: Path | str, model: str = DEFAULT_MODEL, lead_words: int = DEFAULT_LEAD_WORDS,
                  embedding_cache: Path | str | None = None, keep_versions: int = 3, embedder: Embedder | None = None,
                  related_floor: float | None = None, database_url: str | None = None) -> None:
+        one_blas_thread()
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.model, self.keep_versions = model, keep_versions

@@ -15,7 +15,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -108,9 +108,28 @@ class LiveIndex:
         with self._rw.reading():
             return self._index.search(vector, k) if self._index is not None else []
 
+    def search_many(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, keys) of the `k` nearest to each row of `vectors` (-1: no key), in one search."""
+        with self._rw.reading():
+            if self._index is None:
+                return np.zeros((len(vectors), 0), dtype=np.float32), np.zeros((len(vectors), 0), dtype=np.int64)
+            return self._index.search_many(vectors, k)
+
     def vector(self, key: int) -> np.ndarray | None:
         with self._rw.reading():
             return self._index.vector(key) if self._index is not None else None
+
+    def vectors(self, keys: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """The vectors of these keys (one row each, in order) and which of them are stored."""
+        with self._rw.reading():
+            if self._index is None:
+                return np.zeros((len(keys), 0), dtype=np.float32), np.zeros(len(keys), dtype=bool)
+            if not hasattr(self._index, "vectors"):  # TEMPORARY until the index has vectors()
+                rows = [self._index.vector(k) for k in keys]
+                ok = np.array([r is not None for r in rows], dtype=bool)
+                return (np.stack([r if r is not None else np.zeros(self._index.dim, np.float32) for r in rows])
+                        if rows else np.zeros((0, self._index.dim), np.float32)), ok
+            return self._index.vectors(keys)
 
     def __len__(self) -> int:
         with self._rw.reading():

@@ -51,6 +51,19 @@ def containment(a: np.ndarray, b: np.ndarray, common: np.ndarray = EMPTY) -> flo
     return shared / min(len(a), len(b))
 
 
+def containments(a: np.ndarray, others: list[np.ndarray]) -> np.ndarray:
+    """`containment(a, b)` for each b of `others` in one pass (sets already without common shingles)."""
+    lengths = np.fromiter((len(b) for b in others), dtype=np.int64, count=len(others))
+    if not len(a) or not lengths.sum():
+        return np.zeros(len(others))
+    flat = np.concatenate(others)
+    position = np.minimum(np.searchsorted(a, flat), len(a) - 1)
+    shared = np.bincount(np.repeat(np.arange(len(others)), lengths), weights=a[position] == flat,
+                         minlength=len(others))
+    smaller = np.minimum(lengths, len(a))
+    return np.divide(shared, smaller, out=np.zeros(len(others)), where=smaller > 0)
+
+
 def common_shingles(shingle_sets: list[np.ndarray], min_documents: int) -> np.ndarray:
     """Shingles found in at least `min_documents` of the given texts (document frequency), sorted."""
     if not shingle_sets:

@@ -3,6 +3,7 @@ calibrated, those sharing the query's rarest words), their relation and relatedn
 filters, ranking, one item per story, diversity. `present` turns the picks into answers."""
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -15,12 +16,13 @@ from .candidates import Candidate, CandidateRows
 from .errors import EngineError, NotFound
 from .live_index import LiveIndex
 from .options import SimilarOptions
-from .ranking import days_between, mmr
+from .ranking import days_apart, mmr, timestamp
 from .relatedness import Calibration, Null, cosine_z, evidence, null_of, same_section
-from .relations import DUPLICATES, Fingerprint, Relation, fingerprint, relate, without_common
+from .relations import DUPLICATES, Fingerprint, Relation, fingerprint, relate, relate_many, without_common
 from .store import StoredArticle
 from .selection import filters_candidates, grouped, passes, rank_score
 from .text import lead
+from .word_weights import WeightedWords, held_shares, shares_held_of, word_ids
 
 WHY_LEAD_WORDS = 60
 NEIGHBOUR_BODY_CHARS = 1500  # a lead is all a neighbour needs of its body (for the why)
@@ -55,6 +57,11 @@ class Neighbour:
     @property
     def score(self) -> float:
         return self.relation.score
+
+    @functools.cached_property
+    def published(self) -> float | None:
+        """Its publication time in seconds since the epoch (see `ranking.timestamp`)."""
+        return timestamp(self.article.published_at)
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,14 @@ class Query:
     headline_words: tuple[str, ...] = ()
     section: str | None = None
 
+    @functools.cached_property
+    def published(self) -> float | None:
+        return timestamp(self.published_at)
+
+    @functools.cached_property
+    def word_ids(self) -> np.ndarray:
+        return word_ids(self.words)
+
 
 def text_query(headline: str, body: str, fp: Fingerprint, vector: np.ndarray, key: int | None,
                article_id: str | None, story_id: str | None, source: str | None, published_at: str | None,
@@ -107,9 +122,19 @@ class SimilarSearch:
 
     def __init__(self, live: LiveIndex, store: Store, related_floor: float, calibration: Calibration | None = None,
                  cached_rows: int = CANDIDATE_ROWS) -> None:
-        self.live, self.store, self.related_floor, self.calibration = live, store, related_floor, calibration
+        self.live, self.store, self.related_floor = live, store, related_floor
         self.rows = CandidateRows(cached_rows)
+        self._calibration = calibration
         live.listeners.append(self.rows.forget)
+
+    @property
+    def calibration(self) -> Calibration | None:
+        return self._calibration
+
+    @calibration.setter
+    def calibration(self, calibration: Calibration | None) -> None:
+        self._calibration = calibration
+        self.rows.forget(None)  # their nulls lean on the calibration's prior
 
     def stored(self, article_id: str) -> StoredArticle:
         """The stored article, or NotFound naming `id`."""
@@ -143,47 +168,60 @@ class SimilarSearch:
         """The `depth` nearest stored articles by cosine (best first) with their relation to the query
         by text and cosine alone (what duplicates and story links need)."""
         hits = [h for h in self.live.search(vector, depth + 1) if h[0] != exclude_key][:depth]
-        found = self.rows.get_many([key for key, _ in hits], self._read_candidates)
-        query = without_common(fp, self.live.version.common)
-        return [Neighbour(found[key].stored, relate(query, found[key].cleaned, score, floor=self.related_floor))
-                for key, score in hits if key in found]
+        rows = self.rows.get_many([key for key, _ in hits], self._read_candidates)
+        return self._related(fp, hits, rows, self.related_floor)
 
     def _read_candidates(self, keys: list[int]) -> dict[int, Candidate]:
-        common = self.live.version.common
-        words = self.store.words.words(keys)
-        frequencies = self.live.version.frequencies
-        return {key: Candidate(s, without_common(s.fingerprint, common), words.get(key, frozenset()),
-                               lexical.lexical_query(lexical.words_of(s.article.headline, ""), frequencies))
-                for key, s in self.store.get_by_keys(keys, body_chars=NEIGHBOUR_BODY_CHARS).items()
-                if s.fingerprint is not None}
+        """Candidate rows of the stored articles among `keys` that the index holds, read in one batch."""
+        version = self.live.version
+        stored = self.store.get_by_keys(keys, body_chars=NEIGHBOUR_BODY_CHARS)
+        present = [key for key in keys if key in stored and stored[key].fingerprint is not None]
+        vectors, found = self.live.vectors(present)
+        present, vectors = [key for key, ok in zip(present, found) if ok], vectors[found]
+        if not present:
+            return {}
+        words = self.store.words.words(present)
+        null = self.null(vectors) if self.calibration else Null(np.zeros(len(present)), np.ones(len(present)))
+        rows = {}
+        for i, key in enumerate(present):
+            s = stored[key]
+            headline = lexical.lexical_query(lexical.words_of(s.article.headline, ""), version.frequencies)
+            rows[key] = Candidate(s, without_common(s.fingerprint, version.common), word_ids(words.get(key, ())),
+                                  WeightedWords.of(headline.idf, headline.weight), vectors[i],
+                                  timestamp(s.article.published_at), float(null.mean[i]), float(null.spread[i]))
+        return rows
 
     def candidates(self, query: Query, depth: int) -> tuple[list[Neighbour], Reach]:
         """The `depth` nearest by cosine, and (calibrated) the articles sharing the query's rarest
-        words, each with its relation and relatedness; also how far they reached."""
+        words, each with its relation and relatedness; also how far they reached.
+
+        Every candidate's evidence comes from its row (read from the store once, kept between
+        requests) in a few array passes over all of them: per-candidate work is what FAISS costs.
+        """
         hits = [h for h in self.live.search(query.vector, depth + 1) if h[0] != query.key][:depth]
         deepest = hits[-1][1] if len(hits) >= depth else -math.inf
         if self.calibration is None:
-            return self._related(query, hits), Reach(deepest)
+            rows = self.rows.get_many([key for key, _ in hits], self._read_candidates)
+            return self._related(query.fingerprint, hits, rows, self.related_floor), Reach(deepest)
         asked = lexical.lexical_query(list(query.words), self.live.version.frequencies)
         near = {key for key, _ in hits}
-        for key, _ in self.store.words.search(asked, LEXICAL_DEPTH + 1):
-            vector = self.live.vector(key)
-            if key not in near and key != query.key and vector is not None:
-                hits.append((key, float(query.vector @ vector)))
-        found = self._related(query, hits)
+        lexical_keys = [key for key, _ in self.store.words.search(asked, LEXICAL_DEPTH + 1)
+                        if key not in near and key != query.key]
+        rows = self.rows.get_many([key for key, _ in hits] + lexical_keys, self._read_candidates)
+        hits += [(key, float(query.vector @ rows[key].vector)) for key in lexical_keys if key in rows]
+        found = self._related(query.fingerprint, hits, rows, -math.inf)
         # A write holding a searched word may enter (or push out) a lexical candidate whatever its cosine.
         reach = Reach(deepest, frozenset(asked.searched))
         if not found:
             return found, reach
         query_null = self.null(query.vector)
-        scores = self.calibration.relatedness(self._evidence(query, found, asked, query_null))
+        scores = self.calibration.relatedness(self._evidence(query, found, rows, asked, query_null))
         # Text reuse is the same story (judges said so of every copy); under the gate, nothing is related.
         copies = np.array([n.relation.relation in DUPLICATES for n in found])
-        gate = self.calibration.gate(query_null)
-        gated = np.array([n.score >= gate for n in found])
+        gated = np.array([n.score for n in found]) >= self.calibration.gate(query_null)
         scores = np.where(copies, 1.0, np.where(gated, scores, 0.0))
         same = self.calibration.same_event
-        return [Neighbour(n.stored, n.relation, float(p), bool(p >= same)) for n, p in zip(found, scores)], reach
+        return [Neighbour(n.stored, n.relation, p, p >= same) for n, p in zip(found, scores.tolist())], reach
 
     def null(self, vectors: np.ndarray) -> Null:
         """What unrelated articles of this index score against each of these vectors (see `relatedness`)."""
@@ -201,35 +239,34 @@ class SimilarSearch:
         """The evidence rows (see `relatedness.FEATURES`) of these stored articles as candidates of the
         query, as the query path computes them (the judged pairs are fitted on these)."""
         asked = lexical.lexical_query(list(query.words), self.live.version.frequencies)
-        vectors = {key: self.live.vector(key) for key in keys}
-        found = self._related(query, [(key, float(query.vector @ v)) for key, v in vectors.items() if v is not None])
-        return self._evidence(query, found, asked, self.null(query.vector))
+        rows = self.rows.get_many(keys, self._read_candidates)
+        hits = [(key, float(query.vector @ rows[key].vector)) for key in keys if key in rows]
+        found = self._related(query.fingerprint, hits, rows, -math.inf)
+        return self._evidence(query, found, rows, asked, self.null(query.vector))
 
-    def _evidence(self, query: Query, found: list[Neighbour], asked: lexical.LexicalQuery,
+    def _evidence(self, query: Query, found: list[Neighbour], rows: dict[int, Candidate], asked: lexical.LexicalQuery,
                   query_null: Null) -> np.ndarray:
-        # A candidate deleted since it was found has no row any more: it counts as sharing no word.
-        rows = self.rows.get_many([n.key for n in found], self._read_candidates)
-        words = [rows[n.key].words if n.key in rows else frozenset() for n in found]
-        headlines = [rows[n.key].headline if n.key in rows else lexical.LexicalQuery({}) for n in found]
+        """The evidence of every candidate at once (see `relatedness.evidence`)."""
+        candidates = [rows[n.key] for n in found]
+        ids = [c.word_ids for c in candidates]
         headline = lexical.lexical_query(list(query.headline_words), self.live.version.frequencies)
-        held = frozenset(query.words)
-        vectors = np.stack([v if (v := self.live.vector(n.key)) is not None else query.vector for n in found])
         cosines = np.array([n.score for n in found])
-        return evidence(cosines, cosine_z(cosines, query_null, self.null(vectors)),
-                        np.array([asked.shared(w) for w in words]),
-                        np.array([headline.shared(w) for w in words]),
-                        np.array([h.shared(held) for h in headlines]),
-                        [days_between(query.published_at, n.article.published_at) for n in found],
+        candidate_null = Null(np.array([c.null_mean for c in candidates]), np.array([c.null_spread for c in candidates]))
+        return evidence(cosines, cosine_z(cosines, query_null, candidate_null),
+                        held_shares(WeightedWords.of(asked.idf, asked.weight), ids),
+                        held_shares(WeightedWords.of(headline.idf, headline.weight), ids),
+                        shares_held_of([c.headline for c in candidates], query.word_ids),
+                        [days_apart(query.published, c.published) for c in candidates],
                         [same_section(query.section, n.article.section) for n in found])
 
-    def _related(self, query: Query, hits: list[tuple[int, float]]) -> list[Neighbour]:
-        """Hits with their relation to the query (calibrated: any that is no copy is `related` here;
-        its relatedness decides)."""
-        found = self.rows.get_many([key for key, _ in hits], self._read_candidates)
-        cleaned = without_common(query.fingerprint, self.live.version.common)
-        floor = -math.inf if self.calibration else self.related_floor
-        return [Neighbour(found[key].stored, relate(cleaned, found[key].cleaned, score, floor=floor))
-                for key, score in hits if key in found]
+    def _related(self, fp: Fingerprint, hits: list[tuple[int, float]], rows: dict[int, Candidate],
+                 floor: float) -> list[Neighbour]:
+        """Hits that have a row, with their relation to a query of fingerprint `fp` (calibrated, the
+        floor is -inf: any that is no copy is `related` here, its relatedness decides)."""
+        kept = [(key, score) for key, score in hits if key in rows]
+        relations = relate_many(without_common(fp, self.live.version.common), [rows[key].cleaned for key, _ in kept],
+                                np.array([score for _, score in kept], dtype=np.float64), floor)
+        return [Neighbour(rows[key].stored, relation) for (key, _), relation in zip(kept, relations)]
 
     def pinned(self, query: Query) -> list[Neighbour]:
         """The editor's pins of the query article that still exist, in the editor's order."""
@@ -250,7 +287,9 @@ class SimilarSearch:
         if options.diversity and len(groups) > 1:
             pool = groups[: 3 * options.k]
             relevance = np.array([rank_score(n, options, query) for n, _ in pool])
-            vectors = np.stack([self.vector_of(n.stored) for n, _ in pool])
+            vectors, stored = self.live.vectors([n.key for n, _ in pool])
+            if not stored.all():  # one left the index meanwhile: the cache still has its vector
+                vectors = np.stack([self.vector_of(n.stored) for n, _ in pool])
             groups = [pool[i] for i in mmr(relevance, vectors, wanted, options.diversity)]
         collapsed = options.duplicates == "collapse"
         shown = [Shown(n, pinned=True) for n in pins] + [

@@ -1,7 +1,7 @@
 """Re-ranking of similar stories: recency decay and diversity (MMR). Pure functions on arrays."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 import numpy as np
 
@@ -12,6 +12,19 @@ def days_between(a: str | None, b: str | None) -> float | None:
         return None
     delta = datetime.fromisoformat(a.replace("Z", "+00:00")) - datetime.fromisoformat(b.replace("Z", "+00:00"))
     return abs(delta.total_seconds()) / 86_400
+
+
+def timestamp(value: str | None) -> float | None:
+    """Seconds since the epoch of an ISO timestamp (stored ones are UTC), or None when unknown."""
+    if not value:
+        return None
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def days_apart(a: float | None, b: float | None) -> float | None:
+    """`days_between` of two `timestamp`s."""
+    return None if a is None or b is None else abs(a - b) / 86_400
 
 
 def recency_factor(days_apart: float | None, half_life_days: float) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .options import SimilarOptions
-from .ranking import days_between, recency_factor
+from .ranking import days_apart, recency_factor
 from .relations import DUPLICATES
 from .stories import collapse
 from .text import primary_subtag
@@ -50,7 +50,7 @@ def passes(n: Neighbour, o: SimilarOptions, query: Query, min_relatedness: float
     if o.until and not (a.published_at and a.published_at <= o.until):
         return False
     if o.max_age_days is not None:
-        apart = days_between(query.published_at, a.published_at)
+        apart = days_apart(query.published, n.published)
         if apart is None or apart > o.max_age_days:
             return False
     return True
@@ -68,4 +68,6 @@ def language_matches(language: str | None, wanted: str) -> bool:
 def rank_score(n: Neighbour, o: SimilarOptions, query: Query) -> float:
     """Relatedness (cosine when uncalibrated), decayed by time apart when the request asks so."""
     base = n.score if n.relatedness is None else n.relatedness
-    return base * recency_factor(days_between(query.published_at, n.article.published_at), o.recency_half_life_days)
+    if not o.recency_half_life_days:
+        return base
+    return base * recency_factor(days_apart(query.published, n.published), o.recency_half_life_days)

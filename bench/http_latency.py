@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.serving import serving, timed_get  # noqa: E402
+from bench.serving import cpu_seconds, serving, timed_get  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -59,6 +59,18 @@ def main() -> None:
             times["computed"].append(timed_get(port, computed[i]))
         for path in computed[: args.requests]:  # the same again: answers cached until the next write
             times["repeat"].append(timed_get(port, path))
+        # The server's CPU time a request, each route in a block of its own (computed: articles not
+        # asked for above): what a request costs, however busy the machine is with other work.
+        spare = ids[args.requests : 2 * args.requests] or ids
+        blocks = {"GET /healthz": ["/healthz"] * len(spare),
+                  "computed": [f"/v1/articles/{quote(i, safe='')}/similar?k={args.k}&exclude_source=bench-cpu"
+                               for i in spare]}
+        cpu = {}
+        for name, paths in blocks.items():
+            before = cpu_seconds(port)
+            for path in paths:
+                timed_get(port, path)
+            cpu[name] = (cpu_seconds(port) - before) / len(paths)
 
     print(f"index: {health['indexed']} articles, model {health['model']}; {args.requests} requests per route, k={args.k}")
     health_times = times["GET /healthz"]
@@ -66,6 +78,8 @@ def main() -> None:
         ratio = statistics.median(measured) / statistics.median(health_times)
         print(f"{name:13s} median {statistics.median(measured) * 1000:7.2f} ms   p99 "
               f"{percentile(measured, 0.99) * 1000:7.2f} ms   median/healthz {ratio:5.2f}x")
+    print(f"server CPU a request ({len(spare)} each): /healthz {cpu['GET /healthz'] * 1000:.2f} ms, "
+          f"computed similar {cpu['computed'] * 1000:.2f} ms ({cpu['computed'] / cpu['GET /healthz']:.2f}x)")
 
 
 if __name__ == "__main__":

@@ -40,6 +40,16 @@ def timed_get(port: int, path: str) -> float:
     return timed_request(port, "GET", path)
 
 
+SERVERS: dict[int, int] = {}  # port -> process id, of the servers `serving` started
+
+
+def cpu_seconds(port: int) -> float:
+    """CPU time (user + system) the server on `port` has used so far: unlike wall time, it does not
+    grow when other processes share the cores."""
+    fields = Path(f"/proc/{SERVERS[port]}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
 def serving(**settings: str) -> Iterator[int]:
     """Serve DATA_DIR (default ./data, filled by `make run`) with these settings; yields the port once healthy."""
@@ -47,6 +57,7 @@ def serving(**settings: str) -> Iterator[int]:
     env = {**os.environ, "DATA_DIR": os.environ.get("DATA_DIR", str(ROOT / "data")), "PORT": str(port), **settings}
     server = subprocess.Popen([sys.executable, "-m", "service", "serve"], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    SERVERS[port] = server.pid
     try:
         for _ in range(600):
             try:

@@ -19,7 +19,7 @@ import threading
 import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Iterable, Protocol, Sequence
 
 import numpy as np
 
@@ -145,6 +145,12 @@ class LruCache:
             self._items.move_to_end(key)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
+
+    def discard(self, keys: Iterable[Any]) -> None:
+        """Drop these entries (those present): at the cost of `keys`, not of the whole map."""
+        with self._lock:
+            for key in keys:
+                self._items.pop(key, None)
 
     def discard_if(self, doomed: Callable[[Any], bool]) -> None:
         """Drop the entries whose key `doomed` accepts."""

@@ -9,7 +9,6 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .answers import LruCache
-from .relations import Fingerprint
 from .store import StoredArticle
 from .word_weights import WeightedWords
 
@@ -42,15 +41,17 @@ class CandidateRows:
         """Forget these articles (None: all of them, a new version has other boilerplate)."""
         with self._lock:
             self._generation += 1
-            self._rows.discard_if(lambda key: keys is None or key in keys)
+            if keys is None:
+                self._rows.discard_if(lambda key: True)
+            else:
+                self._rows.discard(keys)
 
 
 @dataclass(frozen=True)
 class Candidate:
     """A stored article as the evidence of a candidate needs it, all fixed for an index version."""
 
-    stored: StoredArticle  # with only a lead of its body
-    cleaned: Fingerprint  # without the version's boilerplate shingles
+    stored: StoredArticle  # with only a lead of its body, and its fingerprint
     word_ids: np.ndarray  # its indexed words (see `lexical`), as `word_weights.word_ids`
     headline: WeightedWords  # the rarest words of its headline, weighted (with the version's frequencies)
     vector: np.ndarray

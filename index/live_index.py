@@ -21,6 +21,7 @@ import numpy as np
 
 from . import snapshots
 from .answers import ChangeLog
+from .article_words import ARTICLE_WORDS, ArticleWords
 from .backends import Store, VectorSearch, vector_index
 from .embedding import CachedEmbedder
 from .errors import IndexCorrupt, ModelMismatch
@@ -79,6 +80,7 @@ class Version:
     common: np.ndarray
     frequencies: Frequencies  # of the words, when it was built (see `lexical`)
     reference: np.ndarray | None = None  # REFERENCE_SIZE vectors drawn from the version at load (None: in memory)
+    words: ArticleWords | None = None  # its articles' words as ids (None: in memory, or a version made before them)
 
     @property
     def name(self) -> str | None:
@@ -95,6 +97,7 @@ class LiveIndex:
         self.version = Version(None, ChangeLog(0), from_blob(store.get_meta("common_shingles")), Frequencies({}, 0))
         self._stamp: tuple[int, int] | None = None
         self.loaded = False
+        self.changed: frozenset[int] = frozenset()  # articles changed since the version was built (replaced, never mutated)
         self._rw = ReadWriteLock()
         self._load_lock = threading.Lock()
         self._catch_up_lock = threading.Lock()
@@ -130,6 +133,11 @@ class LiveIndex:
                 return (np.stack([r if r is not None else np.zeros(self._index.dim, np.float32) for r in rows])
                         if rows else np.zeros((0, self._index.dim), np.float32)), ok
             return self._index.vectors(keys)
+
+    def article_words(self) -> tuple[ArticleWords | None, frozenset[int]]:
+        """The version's article words, and the articles changed since it was built (theirs are stale)."""
+        with self._rw.reading():
+            return self.version.words, self.changed
 
     def __len__(self) -> int:
         with self._rw.reading():
@@ -197,14 +205,17 @@ class LiveIndex:
         # answers do not depend on the order writes came in.
         reference = index.sample(REFERENCE_SIZE) if index is not None and meta is not None else None
         replayed = ChangeLog(seq)
-        index, seq, _ = self._caught_up(index, seq, replayed, ReadWriteLock())
+        index, seq, touched = self._caught_up(index, seq, replayed, ReadWriteLock())
+        words = ArticleWords.from_bytes(snapshots.read_extra(self.root, meta.version, ARTICLE_WORDS),
+                                        f"index version {meta.version}") if meta else None
         version = Version(meta, replayed, from_blob(self.store.get_meta("common_shingles")), self._frequencies(meta),
-                          reference)
+                          reference, words)
         with self._catch_up_lock:
             # What the old index took in meanwhile goes into the new one before anyone can see it.
-            index, seq, _ = self._caught_up(index, seq, replayed, ReadWriteLock())
+            index, seq, more = self._caught_up(index, seq, replayed, ReadWriteLock())
             with self._rw.writing():
                 self._index, self._seq, self.version, self._stamp, self.loaded = index, seq, version, stamp, True
+                self.changed = frozenset(touched | more)
         self._tell(None)
 
     def _frequencies(self, meta: snapshots.SnapshotMeta | None) -> Frequencies:
@@ -230,6 +241,7 @@ class LiveIndex:
 
     def _catch_up(self) -> None:
         self._index, self._seq, touched = self._caught_up(self._index, self._seq, self.version.replayed, self._rw)
+        self.changed = self.changed | touched  # before anyone is told: a row read now must not trust the version
         # An index built in memory (no version: its answers stay in this process) counts its words
         # again once the store has grown a tenth since: every word would look rare in a store that
         # was empty when it loaded.

@@ -51,15 +51,18 @@ def containment(a: np.ndarray, b: np.ndarray, common: np.ndarray = EMPTY) -> flo
     return shared / min(len(a), len(b))
 
 
-def containments(a: np.ndarray, others: list[np.ndarray]) -> np.ndarray:
-    """`containment(a, b)` for each b of `others` in one pass (sets already without common shingles)."""
+def containments(a: np.ndarray, others: list[np.ndarray], common: np.ndarray = EMPTY) -> np.ndarray:
+    """`containment(a, b, common)` for each b of `others`, in one pass over all of them; `a` holds
+    no common shingle already (a query is cleaned once, its candidates never)."""
     lengths = np.fromiter((len(b) for b in others), dtype=np.int64, count=len(others))
     if not len(a) or not lengths.sum():
         return np.zeros(len(others))
-    flat = np.concatenate(others)
+    flat, owner = np.concatenate(others), np.repeat(np.arange(len(others)), lengths)
     position = np.minimum(np.searchsorted(a, flat), len(a) - 1)
-    shared = np.bincount(np.repeat(np.arange(len(others)), lengths), weights=a[position] == flat,
-                         minlength=len(others))
+    shared = np.bincount(owner, weights=a[position] == flat, minlength=len(others))
+    if len(common):
+        position = np.minimum(np.searchsorted(common, flat), len(common) - 1)
+        lengths = lengths - np.bincount(owner, weights=common[position] == flat, minlength=len(others)).astype(np.int64)
     smaller = np.minimum(lengths, len(a))
     return np.divide(shared, smaller, out=np.zeros(len(others)), where=smaller > 0)
 

@@ -18,10 +18,11 @@ from .live_index import LiveIndex
 from .options import SimilarOptions
 from .ranking import days_apart, mmr, timestamp
 from .relatedness import Calibration, Null, cosine_z, evidence, null_of, same_section
-from .relations import DUPLICATES, Fingerprint, Relation, fingerprint, relate, relate_many, without_common
+from .relations import DUPLICATES, Fingerprint, Relation, fingerprint, relate, relate_many
 from .store import StoredArticle
 from .selection import filters_candidates, grouped, passes, rank_score
 from .text import lead
+from .article_words import headline_weights
 from .word_weights import WeightedWords, held_shares, shares_held_of, word_ids
 
 WHY_LEAD_WORDS = 60
@@ -180,14 +181,21 @@ class SimilarSearch:
         present, vectors = [key for key, ok in zip(present, found) if ok], vectors[found]
         if not present:
             return {}
-        words = self.store.words.words(present)
+        # The version's arrays hold the words of the articles it was built with; the others' come from the store.
+        kept, changed = self.live.article_words()
+        positions = {key: kept.row(key) for key in present if key not in changed} if kept is not None else {}
+        read = [key for key in present if positions.get(key) is None]
+        words = self.store.words.words(read) if read else {}
         null = self.null(vectors) if self.calibration else Null(np.zeros(len(present)), np.ones(len(present)))
         rows = {}
         for i, key in enumerate(present):
             s = stored[key]
-            headline = lexical.lexical_query(lexical.words_of(s.article.headline, ""), version.frequencies)
-            rows[key] = Candidate(s, without_common(s.fingerprint, version.common), word_ids(words.get(key, ())),
-                                  WeightedWords.of(headline.idf, headline.weight), vectors[i],
+            if positions.get(key) is None:
+                ids = word_ids(words.get(key, ()))
+                headline = headline_weights(lexical.words_of(s.article.headline, ""), version.frequencies)
+            else:
+                ids, headline = kept.words(positions[key]), kept.headline(positions[key])
+            rows[key] = Candidate(s, ids, headline, vectors[i],
                                   timestamp(s.article.published_at), float(null.mean[i]), float(null.spread[i]))
         return rows
 
@@ -264,8 +272,8 @@ class SimilarSearch:
         """Hits that have a row, with their relation to a query of fingerprint `fp` (calibrated, the
         floor is -inf: any that is no copy is `related` here, its relatedness decides)."""
         kept = [(key, score) for key, score in hits if key in rows]
-        relations = relate_many(without_common(fp, self.live.version.common), [rows[key].cleaned for key, _ in kept],
-                                np.array([score for _, score in kept], dtype=np.float64), floor)
+        relations = relate_many(fp, [rows[key].stored.fingerprint for key, _ in kept],
+                                np.array([score for _, score in kept], dtype=np.float64), self.live.version.common, floor)
         return [Neighbour(rows[key].stored, relation) for (key, _), relation in zip(kept, relations)]
 
     def pinned(self, query: Query) -> list[Neighbour]:

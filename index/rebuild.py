@@ -16,6 +16,7 @@ from .backends import Store, VectorSearch, vector_index
 from .embedders import Progress
 from .embedding import CachedEmbedder
 from .errors import EngineError, RebuildBusy
+from .article_words import ARTICLE_WORDS, read_article_words
 from .lexical import FREQUENCIES
 from .overlap import common_shingles, to_blob
 from .relations import DUPLICATES, fingerprint, relate, without_common
@@ -108,8 +109,10 @@ class Rebuilder:
         self.store.set_meta("common_shingles", to_blob(common))
         story_ids = stories(index, rows, common, stages("link", len(rows)))
         self.store.set_stories([(s.key, story) for s, story in zip(rows, story_ids) if s.story_id != story])
+        frequencies = self.store.words.frequencies()
+        words = read_article_words(self.store.words, [(s.key, s.article.headline) for s in rows], frequencies)
         meta = snapshots.write_snapshot(self.root, index, self.embedder.model, seq,
-                                        {FREQUENCIES: self.store.words.frequencies().to_blob()})
+                                        {FREQUENCIES: frequencies.to_blob(), ARTICLE_WORDS: words.to_bytes()})
         if self.store.versions is not None:  # replicas on other machines copy it from there
             self.store.versions.publish(self.root, meta.version, self.keep_versions)
         crash_points.reached("rebuild:switched")

@@ -1,6 +1,7 @@
 import numpy as np
 
-from index.overlap import common_shingles, containment, from_blob, shingles, text_shingles, to_blob, without
+from index.overlap import (common_shingles, containment, containments, from_blob, shingles, text_shingles, to_blob,
+                           without)
 
 WIRE = ("أعلنت وزارة الداخلية اليوم عن القبض على خلية إرهابية تتكون من ستة عناصر في مدينة الرياض "
         "وضبط أسلحة وذخائر كانت بحوزتهم وقالت الوزارة إن التحقيقات ما زالت جارية لكشف بقية المتورطين")
@@ -42,3 +43,14 @@ def test_blob_round_trip():
     hashes = text_shingles(WIRE)
     assert np.array_equal(from_blob(to_blob(hashes)), hashes)
     assert len(from_blob(None)) == 0
+
+
+def test_containments_of_many_sets_equal_each_pair_alone():
+    rng = np.random.default_rng(1338)
+    common = np.unique(rng.integers(0, 200, 40).astype(np.uint64))
+    a = without(np.unique(rng.integers(0, 200, 60).astype(np.uint64)), common)
+    others = [np.unique(rng.integers(0, 200, n).astype(np.uint64)) for n in (0, 1, 5, 30, 120)] + [common, a]
+    expected = [containment(a, b, common) for b in others]
+    assert np.allclose(containments(a, others, common), expected)
+    assert containments(a, others, common)[-1] == 1.0 and containments(a, others, common)[-2] == 0.0
+    assert np.allclose(containments(without(a, common), others), [containment(a, b) for b in others])

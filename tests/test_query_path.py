@@ -4,10 +4,14 @@ the real model, and the answers must be the same items in the same order."""
 from __future__ import annotations
 
 import math
+import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
+from index.article_words import ARTICLE_WORDS, headline_weights
+from index.engine import Engine
 from index.lexical import lexical_query, words_of
 from index.options import SimilarOptions
 from index.query import Neighbour
@@ -15,6 +19,7 @@ from index.ranking import days_between
 from index.relatedness import cosine_z, evidence, same_section
 from index.relations import DUPLICATES, relate
 from index.selection import grouped, passes, rank_score
+from index.word_weights import word_ids
 
 QUERIES = 60
 
@@ -84,3 +89,46 @@ def test_answers_are_the_items_of_the_plain_computation_in_the_same_order(sample
         assert [s.neighbour.article.id for s in shown] == [g[0].article.id for g in groups[: options.k]]
         compared += bool(shown)
     assert compared >= len(queries) // 4
+
+
+@pytest.fixture
+def sample_copy(tmp_path, sample_engine):
+    folder = tmp_path / "data"
+    shutil.copytree(sample_engine.data_dir, folder)
+    return folder
+
+
+def test_the_version_keeps_every_articles_words_and_the_store_answers_for_those_changed_since(sample_copy, sample_engine):
+    engine = Engine(sample_copy, embedder=sample_engine.embedder, embedding_cache=sample_engine.cache.path)
+    engine.load()
+    words = engine.live.version.words
+    assert words is not None and len(words) == engine.store.count()
+    stored = engine.store.get_by_keys([int(k) for k in words.keys[:50]])
+    held = engine.store.words.words(list(stored))
+    for key, s in stored.items():
+        i = words.row(key)
+        assert np.array_equal(words.words(i), word_ids(held[key]))
+        plain = headline_weights(words_of(s.article.headline, ""), engine.live.version.frequencies)
+        assert np.array_equal(words.headline(i).ids, plain.ids) and words.headline(i).total == plain.total
+    # Rewritten after the version: its candidate row holds its new words, not the version's.
+    first = next(iter(stored.values())).article
+    engine.upsert([replace(first, headline="كاريكاتير الكرملين وناجورنو كاراباخ", body=first.body)])
+    engine.sync()
+    assert first_key(engine, first.id) in engine.live.changed
+    row = engine.search._read_candidates([first_key(engine, first.id)])[first_key(engine, first.id)]
+    assert np.array_equal(row.headline.ids, word_ids(["كاريكاتير", "كرملين", "ناجورنو", "كاراباخ"]))
+
+
+def first_key(engine, article_id: str) -> int:
+    return engine.get(article_id).key
+
+
+def test_a_version_without_its_words_file_answers_the_same_from_the_store(sample_copy, sample_engine, queries):
+    (sample_copy / "index" / (sample_copy / "index" / "CURRENT").read_text().strip() / ARTICLE_WORDS).write_bytes(b"damaged")
+    engine = Engine(sample_copy, embedder=sample_engine.embedder, embedding_cache=sample_engine.cache.path)
+    engine.load()
+    assert engine.live.version.words is None
+    options = SimilarOptions(k=6)
+    for query in queries[:20]:
+        if query.article_id and engine.store.get(query.article_id) is not None:
+            assert engine.similar(query.article_id, options) == sample_engine.similar(query.article_id, options)

@@ -1,34 +1,75 @@
-"""Exact (Flat) against approximate (IVF) search as the corpus grows: query time, recall@10, memory.
+"""Exact against approximate search as the corpus grows: recall@10, query time, memory, build and batch time.
 
-Synthetic unit vectors of our dimension (384) drawn around random topic centres (news clusters by
-topic, so neighbours have structure, as real embeddings do); queries are held-out points. Recall@10
-is measured against exact search; every query is searched alone, as the service does.
-With --data, the vectors are instead those of a data folder's live index (real embeddings, e.g. all
-of SaudiNewsNet after `bench/dedup_eval.py --keep DIR`), with --queries of them held out as queries.
+Every candidate is the service's own `VectorIndex` (`vectors.new_index(force=...)`): exact (flat), and
+approximate first stages re-ranked exactly from float16 copies of the vectors: HNSW over 8-bit
+scalar-quantised vectors (the service's `hnsw`), HNSW over float32 vectors, IVF-SQ8 and IVF-PQ.
 
-    python bench/ann_scaling.py [--sizes 100000 1000000] [--queries 200] [--data DIR]
+Data: (a) real e5 vectors, the sample's shipped ones (sample/ant_2017_feb_mar.vectors.npz) and any
+`--real FILE` (.npy matrix or a vectors file, e.g. SaudiNewsNet embedded by `--embed-saudinewsnet N`,
+cached outside the repo); (b) synthetic unit vectors of our dimension: `archive`, spread like e5's
+(bench/synthetic_archive.py's model: cosine ~0.70 unrelated, 0.80 a topic, 0.88 a subtopic of 40), and
+`clustered`, drawn around random topic centres with much noise (cosine ~0.5 within a cluster of 50,
+~0 across): the harder for an approximate index, its neighbours being nearly level.
+
+Per candidate: recall@10 against exact search of held-out queries; single-query time (median, p99:
+every query searched alone, as a request is); resident memory per article of the saved index loaded in
+a fresh process (and the peak while loading); build time (train and add); and `search_many` time per
+query for a batch of stored vectors with k=21, as the rebuild links stories, projected to all of them.
+
+    python bench/ann_scaling.py [--sizes 20000 100000 1000000] [--queries 200] [--real FILE ...]
 """
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-import faiss
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from index import snapshots  # noqa: E402
+from index import vectors as service  # noqa: E402
 from index.embedders import normalize_rows  # noqa: E402
-from index.vectors import VectorIndex, ivf_lists, ivf_probes, new_index  # noqa: E402
+from index.embedding_cache import read_vectors_file  # noqa: E402
+from index.vectors import VectorIndex, ivf_lists, new_index  # noqa: E402
 
 DIM = 384
+SAMPLE_VECTORS = ROOT / "sample" / "ant_2017_feb_mar.vectors.npz"
 # Noise around each topic centre: a point keeps cosine ~0.7 with its centre and ~0.5 with its
 # cluster mates (e5 neighbours are tighter still), and ~0 with other topics.
 NOISE = 1.0
+STORY_K = 21  # neighbours the rebuild asks of each article (rebuild.STORY_CANDIDATES + 1)
+SNN_CACHE = Path(tempfile.gettempdir()) / "ann_scaling_saudinewsnet.npy"
+
+LOAD = """
+import json, resource, sys
+sys.path.insert(0, {root!r})
+from index.vectors import VectorIndex
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+before = rss()
+with open({path!r}, "rb") as f:
+    index = VectorIndex.read(f)
+print(json.dumps({{"resident": rss() - before, "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before}}))
+"""
+
+
+def archive_like(n: int, queries: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """`n` vectors and `queries` more, as bench/synthetic_archive.py draws an archive's."""
+    from bench.synthetic_archive import Archive
+
+    archive = Archive(n + queries, seed)
+    drawn = np.empty((n + queries, DIM), dtype=np.float32)
+    subtopics = archive.rng.integers(0, archive.subtopics, n + queries)
+    for start in range(0, n + queries, 100_000):
+        drawn[start : start + 100_000] = archive.vectors(subtopics[start : start + 100_000])
+    return drawn[:n], drawn[n:]
 
 
 def clustered(n: int, rng: np.random.RandomState, centres: np.ndarray) -> np.ndarray:
@@ -40,62 +81,147 @@ def clustered(n: int, rng: np.random.RandomState, centres: np.ndarray) -> np.nda
     return out
 
 
-def timed_search(index: VectorIndex, queries: np.ndarray, k: int) -> tuple[list[list[int]], float]:
-    started = time.perf_counter()
-    results = [[key for key, _ in index.search(q, k)] for q in queries]
-    return results, (time.perf_counter() - started) / len(queries)
+def candidates(n: int, full: bool) -> list[tuple[str, str, list[int]]]:
+    """(label, kind or FAISS factory string for `new_index`, efforts to try: efSearch or nprobe)."""
+    lists = ivf_lists(n)
+    chosen = sorted({64, service.EF_SEARCH, 256})
+    rows = [("flat (exact)", "flat", [0]), (f"{service.HNSW} +rerank (service)", "hnsw", chosen)]
+    if full:
+        rows += [("HNSW32,Flat +rerank", "HNSW32,Flat", [service.EF_SEARCH]),
+                 (f"IVF{lists},SQ8 +rerank", f"IVF{lists},SQ8", [16, 32, 64]),
+                 (f"IVF{lists},PQ48 +rerank", f"IVF{lists},PQ48", [16, 32, 64])]
+    return rows
 
 
-def live_vectors(data_dir: Path) -> np.ndarray:
-    """Every vector of a data folder's live index."""
-    loaded = snapshots.load_live(data_dir / "index")
-    if loaded is None:
-        raise SystemExit(f"{data_dir} has no live index: build one with `python -m service rebuild`")
-    if loaded[1].kind != "flat":
-        raise SystemExit(f"{data_dir} holds an {loaded[1].kind} index; --data compares from a flat one (up to 200k articles)")
-    flat = faiss.downcast_index(loaded[1].faiss_index.index)
-    return flat.reconstruct_n(0, flat.ntotal)
+def memory(index: VectorIndex) -> tuple[int, int, int]:
+    """(file bytes, resident bytes once loaded, peak bytes while loading) of the saved index, in a fresh process."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "vectors.faiss"
+        with open(path, "wb") as f:
+            index.write(f)
+        done = subprocess.run([sys.executable, "-c", LOAD.format(root=str(ROOT), path=str(path))],
+                              capture_output=True, text=True, check=True)
+        loaded = json.loads(done.stdout)
+        return path.stat().st_size, loaded["resident"], loaded["peak"]
 
 
-def compare(label: str, vectors: np.ndarray, queries: np.ndarray) -> None:
-    """Flat against IVF (the service's list count, several probe counts) on `vectors`."""
+def single(index: VectorIndex, queries: np.ndarray, k: int = 10) -> tuple[list[list[int]], np.ndarray]:
+    results, seconds = [], []
+    for q in queries:
+        started = time.perf_counter()
+        results.append([key for key, _ in index.search(q, k)])
+        seconds.append(time.perf_counter() - started)
+    return results, np.array(seconds)
+
+
+def compare(label: str, vectors: np.ndarray, queries: np.ndarray, batch: int, full: bool, timed: int) -> list[dict]:
+    """Every candidate on `vectors` (keys 0..n-1), searched with `queries`; a row of figures per setting."""
     n, keys = len(vectors), np.arange(len(vectors))
-    flat = VectorIndex(DIM)
-    flat.upsert(keys, vectors)
-    exact, flat_seconds = timed_search(flat, queries, 10)
-    flat_bytes = len(flat.to_bytes())
+    exact = None
+    rows = []
+    batch_queries = vectors[np.random.RandomState(1).choice(n, min(batch, n), replace=False)]
+    for name, kind, efforts in candidates(n, full):
+        started, cpu = time.perf_counter(), time.process_time()
+        index = new_index(DIM, vectors, force=kind)
+        index.upsert(keys, vectors)
+        build, build_cpu = time.perf_counter() - started, time.process_time() - cpu
+        size, resident, peak = memory(index)
+        # Exact search of a whole batch costs n * batch: a slice of it is enough to time.
+        asked = batch_queries if kind != "flat" else batch_queries[: max(200, int(1e9 / n))]
+        started = time.perf_counter()
+        index.search_many(asked, STORY_K)
+        per_query = (time.perf_counter() - started) / len(asked)
+        for effort in efforts:
+            if kind != "flat":
+                index.tune(effort=effort)
+            results, seconds = single(index, queries[:timed] if kind == "flat" else queries)
+            if kind == "flat":
+                exact = index.search_many(queries, 10)[1].tolist()
+            recall = float(np.mean([len(set(a) & set(e)) / 10 for a, e in zip(results, exact)]))
+            rows.append({"data": label, "n": n, "index": name, "effort": effort or "", "recall": recall,
+                         "median_ms": np.median(seconds) * 1000, "p99_ms": np.percentile(seconds, 99) * 1000,
+                         "bytes": resident / n, "file_bytes": size / n, "peak_bytes": peak / n, "build_s": build, "build_cpu_s": build_cpu,
+                         "batch_ms": per_query * 1000, "batch_all_s": per_query * n})
+            print(line(rows[-1]), flush=True)
+        del index
+    return rows
 
-    started = time.perf_counter()
-    ivf = new_index(DIM, vectors, force="ivf")
-    ivf.upsert(keys, vectors)
-    build_seconds = time.perf_counter() - started
-    ivf_bytes = len(ivf.to_bytes())
-    print(f"{label} n={n:,}: flat {flat_seconds * 1000:.2f} ms/query, {flat_bytes / n:.0f} bytes/article; "
-          f"IVF nlist={ivf_lists(n)} built in {build_seconds:.0f} s, {ivf_bytes / n:.0f} bytes/article")
-    for nprobe in sorted({8, 16, 32, 64, 128, 256, ivf_probes(ivf_lists(n))}):
-        ivf.set_nprobe(nprobe)
-        approx, seconds = timed_search(ivf, queries, 10)
-        recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)])
-        chosen = " (the service's choice)" if nprobe == ivf_probes(ivf_lists(n)) else ""
-        print(f"  nprobe {nprobe:3d}{chosen}: recall@10 {recall:.3f}  {seconds * 1000:.2f} ms/query  "
-              f"speed-up vs flat {flat_seconds / seconds:.1f}x")
+
+HEADER = (f"{'data':<22} {'n':>9} {'index':<28} {'effort':>6} {'recall@10':>9} {'median ms':>9} {'p99 ms':>7} "
+          f"{'B/article':>9} {'file B':>7} {'peak B':>7} {'build s':>8} {'cpu s':>7} {'batch ms':>8} {'batch all s':>11}")
+
+
+def line(r: dict) -> str:
+    return (f"{r['data']:<22} {r['n']:>9,} {r['index']:<28} {r['effort']!s:>6} {r['recall']:>9.3f} "
+            f"{r['median_ms']:>9.3f} {r['p99_ms']:>7.2f} {r['bytes']:>9.0f} {r['file_bytes']:>7.0f} "
+            f"{r['peak_bytes']:>7.0f} {r['build_s']:>8.1f} {r['build_cpu_s']:>7.1f} {r['batch_ms']:>8.3f} {r['batch_all_s']:>11.1f}")
+
+
+def real_vectors(path: Path) -> np.ndarray:
+    if path.suffix == ".npy":
+        return normalize_rows(np.load(path).astype(np.float32))
+    return read_vectors_file(path)[2]
+
+
+def embed_saudinewsnet(count: int, source: Path) -> Path:
+    """Embed `count` SaudiNewsNet articles (headline and lead, as the service does) with the default
+    model, cached in SNN_CACHE (outside the repo: SaudiNewsNet is research-only)."""
+    import random
+    import zipfile
+
+    from index.embedders import E5Embedder
+    from index.text import DEFAULT_LEAD_WORDS, embedding_text
+
+    if SNN_CACHE.exists() and len(np.load(SNN_CACHE, mmap_mode="r")) >= count:
+        return SNN_CACHE
+    rows = []
+    for archive in sorted(source.glob("*.zip")):
+        with zipfile.ZipFile(archive) as z:
+            rows += json.load(z.open(z.namelist()[0]))
+    rows = [r for r in rows if r.get("title") and r.get("content")]
+    random.Random(0).shuffle(rows)
+    texts = [embedding_text(r["title"], r["content"], DEFAULT_LEAD_WORDS) for r in rows[:count]]
+    np.save(SNN_CACHE, E5Embedder().encode(texts))
+    return SNN_CACHE
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[20_000, 100_000, 1_000_000])
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--data", type=Path, default=None, help="use the real vectors of this data folder")
+    parser.add_argument("--batch", type=int, default=20_000, help="stored vectors searched in one search_many call")
+    parser.add_argument("--flat-queries", type=int, default=50, help="single exact searches timed (slow at 1M)")
+    parser.add_argument("--real", type=Path, nargs="*", default=[SAMPLE_VECTORS])
+    parser.add_argument("--embed-saudinewsnet", type=int, default=0, metavar="N",
+                        help=f"embed N SaudiNewsNet articles into {SNN_CACHE} (once) and add them as real vectors")
+    parser.add_argument("--saudinewsnet", type=Path, default=Path("/work/shared/data/saudinewsnet"))
+    parser.add_argument("--synthetic", nargs="*", default=["archive", "clustered"], choices=["archive", "clustered"])
+    parser.add_argument("--full-up-to", type=int, default=1_000_000,
+                        help="every candidate up to this size; beyond, exact and the service's only")
+    parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
     args = parser.parse_args()
     rng = np.random.RandomState(1338)
-    if args.data:
-        vectors = live_vectors(args.data)
+    real = list(args.real) + ([embed_saudinewsnet(args.embed_saudinewsnet, args.saudinewsnet)]
+                              if args.embed_saudinewsnet else [])
+    print(HEADER, flush=True)
+    rows = []
+    for path in real:
+        vectors = real_vectors(path)
         held_out = rng.permutation(len(vectors))
-        compare(f"real ({args.data})", vectors[held_out[args.queries :]], vectors[held_out[: args.queries]])
-        return
+        queries = min(args.queries, len(vectors) // 10)
+        rows += compare(f"real {path.stem[:17]}", vectors[held_out[queries:]], vectors[held_out[:queries]],
+                        args.batch, True, args.flat_queries)
     for n in args.sizes:
-        centres = normalize_rows(rng.randn(max(1, n // 50), DIM))
-        compare("synthetic", clustered(n, rng, centres), clustered(args.queries, rng, centres))
+        for model in args.synthetic:
+            if model == "archive":
+                vectors, queries = archive_like(n, args.queries, seed=n)
+            else:
+                centres = normalize_rows(rng.randn(max(1, n // 50), DIM))
+                vectors, queries = clustered(n, rng, centres), clustered(args.queries, rng, centres)
+            rows += compare(f"synthetic {model}", vectors, queries, args.batch, n <= args.full_up_to, args.flat_queries)
+            del vectors
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":

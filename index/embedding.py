@@ -79,6 +79,12 @@ class CachedEmbedder:
             vectors.update(zip(missing, fresh))
         return Embedded(keys, vectors, len(missing))
 
+    def put(self, texts: Sequence[str], vectors: np.ndarray) -> list[str]:
+        """Cache vectors made elsewhere (unit length, this model's) for `texts`; returns their keys."""
+        keys = [self.key_of(t) for t in texts]
+        self.cache.put_many(keys, vectors)
+        return keys
+
     def embed_article(self, headline: str, body: str) -> np.ndarray:
         """The vector of one text that need not be stored (a draft)."""
         embedded = self.embed([self.text_of(headline, body)])

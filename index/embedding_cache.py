@@ -1,13 +1,16 @@
 """Vectors by the hash of (model, exact embedded text): an unchanged article is never embedded twice.
 
 A vectors file (`.vectors.npz`) carries a model's vectors for a known corpus, such as the bundled
-sample, so that a fresh cache can be seeded with them instead of embedding that corpus again.
+sample, so that a fresh cache can be seeded with them instead of embedding that corpus again. It is
+keyed by cache key (`keys`: what `write_vectors_file` writes) or by article id (`ids`: what a
+publisher's own embedding job writes, see `read_id_vectors`).
 """
 from __future__ import annotations
 
 import hashlib
 import threading
 import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -41,6 +44,66 @@ def read_vectors_file(path: Path) -> tuple[str, list[str], np.ndarray]:
         vectors = data["vectors"].astype(np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return model, keys, vectors / np.maximum(norms, 1e-12)
+
+
+def is_id_keyed(path: Path) -> bool:
+    """Whether a vectors file is keyed by article id (`ids`) rather than by cache key (`keys`)."""
+    with np.load(path, allow_pickle=False) as data:
+        return "ids" in data.files
+
+
+@dataclass(frozen=True)
+class IdVectors:
+    """The vectors of an id-keyed file, checked: row `position[id]` of `vectors` (as stored) is that
+    article's vector."""
+
+    model: str
+    position: dict[str, int]
+    vectors: np.ndarray
+
+    def unit(self, ids: Sequence[str]) -> np.ndarray:
+        """The float32 vectors of these ids, scaled to unit length."""
+        rows = self.vectors[[self.position[i] for i in ids]].astype(np.float32)
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def read_id_vectors(path: Path, model: str, dim: int) -> IdVectors:
+    """Read and check an id-keyed vectors file: arrays `ids` (n strings), `vectors` (n x `dim`
+    floats, finite, none all zero; they are scaled to unit length when read) and `model` (the name
+    of the model that made them, which must be `model`).
+
+    Raises:
+        ValueError: naming what is wrong with the file.
+    """
+    with np.load(path, allow_pickle=False) as data:
+        absent = [name for name in ("ids", "vectors", "model") if name not in data.files]
+        if absent:
+            raise ValueError(f"lacks the array(s) {', '.join(absent)} (an id-keyed vectors file holds ids, "
+                             "vectors and model)")
+        file_model, ids, vectors = str(data["model"]), data["ids"], data["vectors"]
+    if file_model != model:
+        raise ValueError(f"made with model {file_model!r}, but this service embeds with {model!r}")
+    if ids.ndim != 1 or ids.dtype.kind != "U":
+        raise ValueError(f"'ids' must be a 1-d array of strings, got {ids.dtype} of shape {ids.shape}")
+    if vectors.ndim != 2 or vectors.dtype.kind != "f":
+        raise ValueError(f"'vectors' must be a 2-d float array (n x d), got {vectors.dtype} of shape {vectors.shape}")
+    if len(ids) != len(vectors):
+        raise ValueError(f"holds {len(ids)} ids but {len(vectors)} vectors")
+    if vectors.shape[1] != dim:
+        raise ValueError(f"vectors have {vectors.shape[1]} dimensions, model {model!r} makes {dim}")
+    for start in range(0, len(vectors), 100_000):  # in parts: float32 copies of a million rows are 1.5 GB
+        part = vectors[start : start + 100_000].astype(np.float32)
+        bad = np.flatnonzero(~np.isfinite(part).all(axis=1))
+        if len(bad):
+            raise ValueError(f"the vector of id {ids[start + bad[0]]!r} is not finite (NaN or infinite)")
+        zero = np.flatnonzero(np.linalg.norm(part, axis=1) < 1e-6)
+        if len(zero):
+            raise ValueError(f"the vector of id {ids[start + zero[0]]!r} is zero")
+    position = {str(i): n for n, i in enumerate(ids.tolist())}
+    if len(position) != len(ids):
+        repeated = next(i for i, n in zip(ids.tolist(), range(len(ids))) if position[i] != n)
+        raise ValueError(f"id {repeated!r} is listed more than once")
+    return IdVectors(file_model, position, vectors)
 
 
 class EmbeddingCache:

@@ -127,11 +127,6 @@ class LiveIndex:
         with self._rw.reading():
             if self._index is None:
                 return np.zeros((len(keys), 0), dtype=np.float32), np.zeros(len(keys), dtype=bool)
-            if not hasattr(self._index, "vectors"):  # TEMPORARY until the index has vectors()
-                rows = [self._index.vector(k) for k in keys]
-                ok = np.array([r is not None for r in rows], dtype=bool)
-                return (np.stack([r if r is not None else np.zeros(self._index.dim, np.float32) for r in rows])
-                        if rows else np.zeros((0, self._index.dim), np.float32)), ok
             return self._index.vectors(keys)
 
     def article_words(self) -> tuple[ArticleWords | None, frozenset[int]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from datetime import datetime, timezone
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from . import lexical, store_changes, store_schema
 from .article import Article
@@ -21,7 +21,9 @@ UPSERT = store_schema.UPSERT.replace("?", "%s")
 PINNERS = ("SELECT a.key FROM articles pinned JOIN pins p ON p.pinned_id = pinned.id "
            "JOIN articles a ON a.id = p.article_id WHERE pinned.key = %s")
 # Each searched word looked up in the GIN index on its own (one array overlap for all of them reads
-# every row holding any, ten times slower), each match weighing the word's idf.
+# every row holding any, ten times slower), each match weighing the word's idf. A nested loop takes
+# the words in their order for every article, so its weight is added up in the order `lexical.search`
+# adds it: the two stores weigh and rank alike, to the last bit (tests/test_word_index_scale.py).
 SEARCH = """
 SELECT l.key, sum(q.idf) AS weight FROM unnest(%(words)s::text[], %(idf)s::float8[]) AS q(word, idf)
 JOIN lexical l ON l.terms @> ARRAY[q.word] GROUP BY l.key ORDER BY weight DESC, l.key LIMIT %(depth)s
@@ -82,6 +84,13 @@ class PostgresWords:
                 "SELECT word, count(*) AS docs FROM lexical, unnest(terms) AS word GROUP BY word HAVING count(*) >= 2")}
             return Frequencies(docs, conn.execute("SELECT count(*) AS n FROM lexical").fetchone()["n"])
 
+    def compact(self) -> int:
+        """Move the GIN index's pending entries (words written since the last vacuum, which every
+        search reads through) into the index proper; returns 1 (one step)."""
+        with self._pool.connection() as conn:
+            conn.execute("SELECT gin_clean_pending_list('lexical_terms'::regclass)")
+        return 1
+
 
 def words_by_key(conn: Any, keys: Sequence[int]) -> dict[int, frozenset[str]]:
     rows = conn.execute("SELECT key, terms FROM lexical WHERE key = ANY(%s)", ([int(k) for k in keys],))
@@ -125,18 +134,22 @@ class PostgresStore:
 
     # Writes
 
-    def upsert(self, articles: Sequence[Article], embed_keys: Sequence[str], fingerprints: Sequence[Fingerprint]) -> None:
+    def upsert(self, articles: Sequence[Article], embed_keys: Sequence[str], fingerprints: Sequence[Fingerprint],
+               terms: Sequence[str] | None = None, linked: bool = False) -> None:
         """Insert or replace articles by id in one transaction, logging each change (see `ArticleStore`)."""
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if terms is None:
+            terms = [" ".join(lexical.words_of(a.headline, a.body)) for a in articles]
         # By id: writers of the same articles lock their rows in one order.
-        rows = sorted(zip(articles, embed_keys, fingerprints, strict=True), key=lambda row: row[0].id)
+        rows = sorted(zip(articles, embed_keys, fingerprints, terms, strict=True), key=lambda row: row[0].id)
 
         def work(conn: Any) -> None:
             log = ChangeBatch(conn)
-            for article, embed_key, fp in rows:
-                key = conn.execute(UPSERT, store_schema.upsert_values(article, embed_key, fp, now)).fetchone()["key"]
+            for article, embed_key, fp, words in rows:
+                values = store_schema.upsert_values(article, embed_key, fp, now, linked)
+                key = conn.execute(UPSERT, values).fetchone()["key"]
                 before = words_by_key(conn, [key]).get(key, frozenset())
-                after = frozenset(lexical.words_of(article.headline, article.body))
+                after = frozenset(words.split())
                 conn.execute("INSERT INTO lexical (key, terms) VALUES (%s, %s) "
                              "ON CONFLICT (key) DO UPDATE SET terms = excluded.terms", (key, sorted(after)))
                 log.vector(key, embed_key, before | after)  # its row is locked: no pin on it is in flight
@@ -221,6 +234,11 @@ class PostgresStore:
         with transaction(self._pool, consistent_read=True) as conn:
             last = conn.execute("SELECT seq FROM change_head").fetchone()["seq"]
             return last, [to_stored(r) for r in conn.execute(f"SELECT {COLUMNS} FROM articles ORDER BY key")]
+
+    def scan(self, batch: int) -> tuple[int, int, Iterator[list[StoredArticle]]]:
+        """`snapshot` in batches (see `ArticleStore.scan`); read at once here."""
+        seq, rows = self.snapshot()
+        return seq, len(rows), (rows[start : start + batch] for start in range(0, len(rows), batch))
 
     def search_headlines(self, text: str, limit: int, offset: int) -> tuple[int, list[StoredArticle]]:
         # ILIKE: SQLite's LIKE ignores the case of ASCII letters (ILIKE of every letter that has one).

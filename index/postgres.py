@@ -117,8 +117,12 @@ def connect_pool(url: str, max_size: int = 8) -> Any:
     from psycopg.rows import dict_row
     from psycopg_pool import ConnectionPool
 
+    # No JIT compilation: the planner cannot know how many articles a searched word has (a parameter),
+    # guesses thousands, and JIT-compiles the word search, ~10 ms a query at a million articles
+    # against under 2 without (bench/word_index.py). JIT pays off for long analytical queries, not these.
     pool = ConnectionPool(url, min_size=1, max_size=max_size, open=True, check=ConnectionPool.check_connection,
-                          timeout=WAIT_SECONDS, kwargs={"autocommit": True, "row_factory": dict_row})
+                          timeout=WAIT_SECONDS, kwargs={"autocommit": True, "row_factory": dict_row},
+                          configure=lambda conn: conn.execute("SET jit = off"))
     pool.wait(timeout=30)
     return pool
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fcntl
 import json
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -14,19 +14,26 @@ import numpy as np
 from . import crash_points, snapshots
 from .backends import Store, VectorSearch, vector_index
 from .embedders import Progress
-from .embedding import CachedEmbedder
+from .embedding import CachedEmbedder, Embedded
 from .errors import EngineError, RebuildBusy
 from .article_words import ARTICLE_WORDS, read_article_words
 from .lexical import FREQUENCIES
-from .overlap import common_shingles, to_blob
-from .relations import DUPLICATES, fingerprint, relate, without_common
+from .overlap import to_blob
+from .relations import Fingerprint, fingerprint
 from .store import StoredArticle
-from .stories import connected_groups, first_published
+from .stories import connected_groups
+from .story_links import CopyFinder, CorpusShingles
+from .vectors import new_index
 
 # A rebuild reports each stage it enters, with its size, and gets back what to call as work is done.
 Stages = Callable[[str, int], Progress]
 SELF_CHECK_SAMPLE = 20
 STORY_CANDIDATES = 20
+SCAN_BATCH = 2_000  # articles read (with their bodies) at a time
+LINK_BATCH = 50_000  # articles whose neighbours one search finds
+# Above this many articles in an exact index, every article's neighbours (n searches of n vectors)
+# are found with an approximate index built for the purpose: n² grows past the rest of the rebuild.
+EXACT_LINKS_MAX = 50_000
 # A shingle found in this many articles is boilerplate (footers, stock phrases), not evidence of reuse.
 # A wire story republished by every one of SaudiNewsNet's 14 outlets stays below it.
 COMMON_SHINGLE_ARTICLES = 20
@@ -93,24 +100,31 @@ class Rebuilder:
                 return self._build(started, stages)
 
     def _build(self, started: float, stages: Stages) -> RebuildSummary:
-        seq, rows = self.store.snapshot()
-        embedded = self.embedder.embed([self.embedder.text_of(s.article.headline, s.article.body) for s in rows],
-                                       stages("embed", len(rows)))
-        crash_points.reached("rebuild:embedded")
+        seq, count, batches = self.store.scan(SCAN_BATCH)
         dim = self.embedder.embedder.dim
-        matrix = embedded.matrix() if rows else np.empty((0, dim), dtype=np.float32)
+        corpus = Corpus(count, dim)
+        embedded, progress = 0, stages("embed", count)
+        headlines: list[tuple[int, str]] = []  # for the version's article words
+        for batch in batches:  # bodies are read a batch at a time, never all at once
+            headlines += [(s.key, s.article.headline) for s in batch]
+            done = self.embedder.embed([self.embedder.text_of(s.article.headline, s.article.body) for s in batch],
+                                       progress)
+            embedded += done.embedded
+            corpus.add(batch, done)
+        crash_points.reached("rebuild:embedded")
+        matrix = corpus.matrix
         index = vector_index(dim, matrix)
-        index.upsert([s.key for s in rows], matrix)
-        self_check(index, rows, matrix)
-        self.store.set_embed_keys([(s.key, k) for s, k in zip(rows, embedded.keys) if s.embed_key != k])
-        rows = self._with_fingerprints(rows)
-        common = common_shingles([np.union1d(s.fingerprint.body_shingles, s.fingerprint.headline_shingles)
-                                  for s in rows], COMMON_SHINGLE_ARTICLES)
+        index.upsert(corpus.keys, matrix)
+        self_check(index, corpus.keys, corpus.ids, matrix)
+        self.store.set_embed_keys(corpus.new_embed_keys)
+        self.store.set_fingerprints(corpus.new_fingerprints)
+        common, story_ids = stories(index, corpus, stages("link", len(corpus.keys)))
         self.store.set_meta("common_shingles", to_blob(common))
-        story_ids = stories(index, rows, common, stages("link", len(rows)))
-        self.store.set_stories([(s.key, story) for s, story in zip(rows, story_ids) if s.story_id != story])
+        self.store.set_stories([(int(key), story) for key, before, story in zip(corpus.keys, corpus.story_ids, story_ids)
+                                if before != story])
+        self.store.words.compact()  # one segment: each searched word is read once (bench/word_index.py)
         frequencies = self.store.words.frequencies()
-        words = read_article_words(self.store.words, [(s.key, s.article.headline) for s in rows], frequencies)
+        words = read_article_words(self.store.words, headlines, frequencies)
         meta = snapshots.write_snapshot(self.root, index, self.embedder.model, seq,
                                         {FREQUENCIES: frequencies.to_blob(), ARTICLE_WORDS: words.to_bytes()})
         if self.store.versions is not None:  # replicas on other machines copy it from there
@@ -120,45 +134,89 @@ class Rebuilder:
         kept = [snapshots.read_meta(self.root, v) for v in snapshots.versions(self.root)]
         seqs = [m.seq for m in kept if m is not None] + (self.store.versions.kept_seqs() if self.store.versions else [])
         self.store.forget_changes_before(min(seqs))
-        return RebuildSummary(articles=len(rows), embedded=embedded.embedded, cached=len(rows) - embedded.embedded,
+        return RebuildSummary(articles=len(corpus.keys), embedded=embedded, cached=len(corpus.keys) - embedded,
                               seconds=time.monotonic() - started, version=meta.version, index_type=index.kind)
 
-    def _with_fingerprints(self, rows: list[StoredArticle]) -> list[StoredArticle]:
-        """Rows with a fingerprint each, computing and storing those missing (data from before them)."""
-        missing = [(s.key, fingerprint(s.article.headline, s.article.body)) for s in rows if s.fingerprint is None]
-        self.store.set_fingerprints(missing)
-        computed = dict(missing)
-        return [replace(s, fingerprint=computed[s.key]) if s.key in computed else s for s in rows]
+
+class Corpus:
+    """What a rebuild keeps of every article, read a batch at a time: key, id, publication time,
+    story, vector and fingerprint (as flat arrays), and what the store must be told of (new embedding
+    keys, fingerprints of rows stored before they existed)."""
+
+    def __init__(self, count: int, dim: int) -> None:
+        self._matrix = np.empty((count, dim), dtype=np.float32)
+        self._keys: list[int] = []
+        self.ids: list[str] = []
+        self.published: list[str | None] = []
+        self.story_ids: list[str] = []
+        self.shingles = CorpusShingles()
+        self.new_embed_keys: list[tuple[int, str]] = []
+        self.new_fingerprints: list[tuple[int, Fingerprint]] = []
+
+    def add(self, rows: list[StoredArticle], embedded: Embedded) -> None:
+        start = len(self._keys)
+        if rows:
+            self._matrix[start : start + len(rows)] = embedded.matrix()
+        fingerprints = []
+        for s, embed_key in zip(rows, embedded.keys):
+            self._keys.append(s.key)
+            self.ids.append(s.article.id)
+            self.published.append(s.article.published_at)
+            self.story_ids.append(s.story_id)
+            if s.embed_key != embed_key:
+                self.new_embed_keys.append((s.key, embed_key))
+            fp = s.fingerprint
+            if fp is None:  # stored before fingerprints existed
+                fp = fingerprint(s.article.headline, s.article.body)
+                self.new_fingerprints.append((s.key, fp))
+            fingerprints.append(fp)
+        self.shingles.add(fingerprints)
+
+    @property
+    def keys(self) -> np.ndarray:
+        return np.asarray(self._keys, dtype=np.int64)
+
+    @property
+    def matrix(self) -> np.ndarray:
+        return self._matrix[: len(self._keys)]
 
 
-def stories(index: VectorSearch, rows: list[StoredArticle], common: np.ndarray, progress: Progress) -> list[str]:
-    """Story ids for all rows: groups of articles linked by text reuse among their nearest neighbours."""
-    if not rows:
-        return []
-    position = {s.key: i for i, s in enumerate(rows)}
-    cleaned = [without_common(s.fingerprint, common) for s in rows]
-    scores, keys = index.search_many(np.stack([index.vector(s.key) for s in rows]), STORY_CANDIDATES + 1)
+def stories(index: VectorSearch, corpus: Corpus, progress: Progress) -> tuple[np.ndarray, list[str]]:
+    """The corpus's common shingles, and story ids for all its articles: groups of articles linked by
+    text reuse among their nearest neighbours (STORY_CANDIDATES of them, each article's own search)."""
+    keys = corpus.keys
+    finder = CopyFinder(corpus.shingles, COMMON_SHINGLE_ARTICLES)
+    if not len(keys):
+        return finder.common, []
+    if index.kind == "flat" and len(keys) > EXACT_LINKS_MAX:
+        index = new_index(index.dim, corpus.matrix, force="hnsw")
+        index.upsert(keys, corpus.matrix)
+    order = np.argsort(keys, kind="stable")  # positions by key (the store reads them in key order)
+    by_key = keys[order]
     links = []
-    for i in range(len(rows)):
-        for key, score in zip(keys[i], scores[i]):
-            j = position.get(int(key))
-            if j is not None and j != i and relate(cleaned[i], cleaned[j], float(score)).relation in DUPLICATES:
-                links.append((i, j))
-        progress(1)
-    roots = connected_groups(len(rows), links)
-    groups: dict[int, list[StoredArticle]] = {}
-    for i, root in enumerate(roots):
-        groups.setdefault(root, []).append(rows[i])
-    name = {root: first_published(members).article.id for root, members in groups.items()}
-    return [name[root] for root in roots]
+    for start in range(0, len(keys), LINK_BATCH):
+        _, found = index.search_many(corpus.matrix[start : start + LINK_BATCH], STORY_CANDIDATES + 1)
+        first = np.repeat(np.arange(start, start + len(found)), found.shape[1])
+        at = np.minimum(np.searchsorted(by_key, found.ravel()), len(keys) - 1)
+        second = np.where(by_key[at] == found.ravel(), order[at], -1)  # -1: no key, or one not in this corpus
+        keep = (second >= 0) & (second != first)
+        first, second = first[keep], second[keep]
+        copies = finder.copies(first, second)
+        links.extend(zip(first[copies].tolist(), second[copies].tolist()))
+        progress(len(found))
+    roots = connected_groups(len(keys), links)
+    name: dict[int, str] = {}
+    for i in sorted(range(len(keys)), key=lambda i: (corpus.published[i] or "9999", keys[i])):  # as first_published
+        name.setdefault(roots[i], corpus.ids[i])
+    return finder.common, [name[root] for root in roots]
 
 
-def self_check(index: VectorSearch, rows: list[StoredArticle], vectors: np.ndarray) -> None:
+def self_check(index: VectorSearch, keys: np.ndarray, ids: list[str], vectors: np.ndarray) -> None:
     """A sample of articles, searched with their own vectors, must find themselves first (ties with
     exact copies allowed): an approximate index that misses them, or keys mixed up, fail here."""
-    if len(index) != len(rows):
-        raise EngineError(f"new index holds {len(index)} vectors for {len(rows)} articles")
-    step = max(1, len(rows) // SELF_CHECK_SAMPLE)
-    for i in range(0, len(rows), step):
-        if not index.finds_itself(rows[i].key, vectors[i]):
-            raise EngineError(f"self-check failed: article {rows[i].article.id!r} does not find itself first")
+    if len(index) != len(keys):
+        raise EngineError(f"new index holds {len(index)} vectors for {len(keys)} articles")
+    step = max(1, len(keys) // SELF_CHECK_SAMPLE)
+    for i in range(0, len(keys), step):
+        if not index.finds_itself(int(keys[i]), vectors[i]):
+            raise EngineError(f"self-check failed: article {ids[i]!r} does not find itself first")

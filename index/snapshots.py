@@ -17,9 +17,10 @@ import os
 import shutil
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import BinaryIO, Callable
 
 from . import crash_points
 from .errors import IndexCorrupt
@@ -53,6 +54,35 @@ def _fsync_write(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
+class _Hashing:
+    """A binary file's `write` that also hashes what goes through it."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out, self.sha256 = out, hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.sha256.update(data)
+        return self.out.write(data)
+
+
+def _write_index(path: Path, index: VectorIndex) -> str:
+    """Write `index` to `path`, flushed to disk; returns the file's sha256, computed on the way."""
+    with open(path, "wb") as f:
+        hashing = _Hashing(f)
+        index.write(hashing)
+        f.flush()
+        os.fsync(f.fileno())
+    return hashing.sha256.hexdigest()
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 24):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def _new_version_name() -> str:
     return "v" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
 
@@ -60,9 +90,9 @@ def _new_version_name() -> str:
 def write_snapshot(root: Path, index: VectorIndex, model: str, seq: int,
                    extras: dict[str, bytes] | None = None) -> SnapshotMeta:
     """Write `index` as a new version under `root`, with files learnt with it (`extras`, by name),
-    and make it the live one."""
+    and make it the live one. The index goes straight to its file, hashed on the way (at a million
+    articles it is over a gigabyte: never a second copy in memory)."""
     version = _new_version_name()
-    data = index.to_bytes()
     meta = SnapshotMeta(
         version=version,
         model=model,
@@ -70,9 +100,16 @@ def write_snapshot(root: Path, index: VectorIndex, model: str, seq: int,
         count=len(index),
         seq=seq,
         built_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        sha256=hashlib.sha256(data).hexdigest(),
+        sha256="",
     )
-    _stage(root, version, {VECTORS: data, META: json.dumps(asdict(meta), indent=1).encode(), **(extras or {})})
+
+    def write(folder: Path) -> None:
+        nonlocal meta
+        meta = replace(meta, sha256=_write_index(folder / VECTORS, index))
+        for name, data in {META: json.dumps(asdict(meta), indent=1).encode(), **(extras or {})}.items():
+            _fsync_write(folder / name, data)
+
+    _stage(root, version, write)
     crash_points.reached("rebuild:written")
     _point_to(root, version)
     return meta
@@ -81,21 +118,29 @@ def write_snapshot(root: Path, index: VectorIndex, model: str, seq: int,
 def install(root: Path, version: str, files: dict[str, bytes]) -> None:
     """Make a version another machine built (`pg_shared.SharedVersions`) the live one under `root`,
     writing its files first unless the folder has it."""
-    _stage(root, version, files)
+    if not files and not (root / version).exists():
+        raise IndexCorrupt(f"index version {version} is gone from {root}")
+
+    def write(folder: Path) -> None:
+        for name, data in files.items():
+            _fsync_write(folder / name, data)
+
+    _stage(root, version, write)
     _point_to(root, version)
 
 
-def _stage(root: Path, version: str, files: dict[str, bytes]) -> None:
-    """Write a version's files under `root`, in full under a temporary name, then renamed (nothing
-    when the folder has it already)."""
+def _stage(root: Path, version: str, write: Callable[[Path], None]) -> None:
+    """Write a version's files under `root` (`write` fills a folder), in full under a temporary name,
+    then renamed (nothing when the folder has it already)."""
     root.mkdir(parents=True, exist_ok=True)
     if not (root / version).exists():
-        if not files:
-            raise IndexCorrupt(f"index version {version} is gone from {root}")
         staging = root / f".tmp-{version}-{os.getpid()}-{threading.get_ident()}"
         staging.mkdir()
-        for name, data in files.items():
-            _fsync_write(staging / name, data)
+        try:
+            write(staging)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
         try:
             os.rename(staging, root / version)
         except OSError:  # another process of this folder copied the same version first
@@ -141,19 +186,21 @@ def read_extra(root: Path, version: str, name: str) -> bytes | None:
 
 
 def read_snapshot(root: Path, version: str) -> tuple[SnapshotMeta, VectorIndex]:
-    """Load one version, checking its checksum; raises IndexCorrupt with the reason."""
+    """Load one version, checking its checksum; raises IndexCorrupt with the reason. The file is read
+    twice (hashed, then loaded in pieces), never held whole beside the index it makes."""
     folder = root / version
     try:
         meta = SnapshotMeta(**json.loads((folder / META).read_text()))
-        data = (folder / VECTORS).read_bytes()
+        digest = _file_sha256(folder / VECTORS)
     except (OSError, ValueError, TypeError) as exc:
         raise IndexCorrupt(f"index version {version} cannot be read: {exc}")
-    if hashlib.sha256(data).hexdigest() != meta.sha256:
+    if digest != meta.sha256:
         raise IndexCorrupt(f"index version {version} is damaged: {VECTORS} does not match its checksum")
     try:
-        index = VectorIndex.from_bytes(data)
-    except RuntimeError as exc:
-        raise IndexCorrupt(f"index version {version} cannot be loaded by FAISS: {exc}")
+        with open(folder / VECTORS, "rb") as f:
+            index = VectorIndex.read(f)
+    except (OSError, RuntimeError, ValueError, KeyError) as exc:
+        raise IndexCorrupt(f"index version {version} cannot be loaded: {exc}")
     if len(index) != meta.count or index.dim != meta.dim:
         raise IndexCorrupt(f"index version {version} holds {len(index)} vectors, its metadata says {meta.count}")
     return meta, index

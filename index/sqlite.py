@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import sqlite3
+import time
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -27,10 +28,24 @@ def connect(path: Path, busy_timeout_ms: int = 30_000) -> sqlite3.Connection:
     """
     conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
     conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode=WAL")
+    _set_wal(conn, busy_timeout_ms / 1000)
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     return conn
+
+
+def _set_wal(conn: sqlite3.Connection, patience: float) -> None:
+    """WAL mode. Switching takes a lock for which SQLite calls no busy handler, so a process opening the
+    file while another creates it (two imports started together) retries here meanwhile."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 @contextmanager

@@ -13,7 +13,7 @@ import threading
 from contextlib import AbstractContextManager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from . import lexical, store_changes, store_schema
 from .article import Article
@@ -40,6 +40,9 @@ class ArticleStore:
             with self._transaction() as conn:
                 lexical.index_missing(conn, 500)
         self.words = lexical.WordIndex(self._conn, self._lock)
+        # Pages of the tables and indexes kept in memory: the default 2 MB makes each insert into the
+        # indexes of a million articles read from disk (a bulk import); this is at most 64 MB a process.
+        self._conn.execute("PRAGMA cache_size = -65536")
 
     def close(self) -> None:
         with self._lock:
@@ -65,21 +68,48 @@ class ArticleStore:
     # Writes
 
     def upsert(
-        self, articles: Sequence[Article], embed_keys: Sequence[str], fingerprints: Sequence[Fingerprint]
+        self, articles: Sequence[Article], embed_keys: Sequence[str], fingerprints: Sequence[Fingerprint],
+        terms: Sequence[str] | None = None, linked: bool = False,
     ) -> None:
         """Insert or replace articles by id, in one transaction, logging each change.
 
         An updated article starts a story of its own again, marked unlinked until the engine has linked
         it to its matches (`mark_linked`): a crash in between leaves it listed by `unlinked_ids`.
+
+        Args:
+            terms: each article's indexed words (`lexical.words_of`, space-separated) when already
+                computed; else they are computed here.
+            linked: store them as linked, their linking left to the next rebuild (a bulk import).
         """
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if terms is None:
+            terms = [" ".join(lexical.words_of(a.headline, a.body)) for a in articles]
+        rows = list(zip(articles, embed_keys, fingerprints, terms, strict=True))
         with self._transaction() as conn:
-            for article, embed_key, fp in zip(articles, embed_keys, fingerprints, strict=True):
-                values = store_schema.upsert_values(article, embed_key, fp, now)
-                row = conn.execute(store_schema.UPSERT, values).fetchone()
-                before = lexical.words_by_key(conn, [row["key"]]).get(row["key"], frozenset())
-                after = lexical.put(conn, row["key"], article.headline, article.body)
-                store_changes.log_vector(conn, row["key"], embed_key, " ".join(sorted(before | after)))
+            stored = {row[0] for row in rows_in(conn, "SELECT id FROM articles WHERE id IN ({marks})",
+                                                [a.id for a in articles])}
+            # New articles in a few statements (nothing to replace, no pins on them yet); the first of
+            # each id only: a repeated one is then replaced in its turn, as are stored ones.
+            firsts: dict[str, tuple] = {}
+            for r in rows:
+                if r[0].id not in stored:
+                    firsts.setdefault(r[0].id, r)
+            new = list(firsts.values())
+            conn.executemany(store_schema.INSERT, [store_schema.upsert_values(a, ek, fp, now, linked)
+                                                   for a, ek, fp, _ in new])
+            keys = dict(rows_in(conn, "SELECT id, key FROM articles WHERE id IN ({marks})", [r[0].id for r in new]))
+            conn.executemany("INSERT INTO lexical (rowid, terms) VALUES (?, ?)",
+                             [(keys[a.id], words) for a, _, _, words in new])
+            store_changes.log_new_vectors(conn, [(keys[a.id], ek, words) for a, ek, _, words in new])
+            first = {id(r) for r in new}
+            for article, embed_key, fp, words in (r for r in rows if id(r) not in first):
+                values = store_schema.upsert_values(article, embed_key, fp, now, linked)
+                key = conn.execute(store_schema.UPSERT, values).fetchone()[0]
+                before = lexical.words_by_key(conn, [key]).get(key, frozenset())
+                # as lexical.put, with the words computed before the transaction
+                conn.execute("DELETE FROM lexical WHERE rowid = ?", (key,))
+                conn.execute("INSERT INTO lexical (rowid, terms) VALUES (?, ?)", (key, words))
+                store_changes.log_vector(conn, key, embed_key, " ".join(sorted(before | set(words.split()))))
 
     def delete(self, article_id: str) -> bool:
         """Remove an article; False when the id is unknown."""
@@ -170,6 +200,30 @@ class ArticleStore:
         """Every article and the change sequence they are consistent with, read in one transaction."""
         with self._transaction("DEFERRED") as conn:
             return store_changes.last_seq(conn), self._select(f"SELECT {COLUMNS} FROM articles ORDER BY key")
+
+    def scan(self, batch: int) -> tuple[int, int, Iterator[list[StoredArticle]]]:
+        """Like `snapshot`, without holding every article at once: the change sequence, how many
+        articles there are, and all of them in key order, `batch` at a time. A read transaction on a
+        connection of its own keeps them as of one moment until the last batch is read (or the
+        iterator is dropped); writers go on meanwhile."""
+        conn = connect(self.path)
+        conn.execute("BEGIN DEFERRED")
+        try:
+            seq = store_changes.last_seq(conn)
+            count = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+        except BaseException:
+            conn.close()
+            raise
+
+        def batches() -> Iterator[list[StoredArticle]]:
+            try:
+                cursor = conn.execute(f"SELECT {COLUMNS} FROM articles ORDER BY key")
+                while rows := cursor.fetchmany(batch):
+                    yield [to_stored(row) for row in rows]
+            finally:
+                conn.close()
+
+        return seq, count, batches()
 
     def search_headlines(self, text: str, limit: int, offset: int) -> tuple[int, list[StoredArticle]]:
         """Articles whose headline contains `text` (all when empty), newest first, and their total."""

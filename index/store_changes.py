@@ -40,6 +40,12 @@ def log_vector(conn: sqlite3.Connection, key: int, embed_key: str | None, words:
     conn.execute(_LOG_PINNERS, (key,))
 
 
+def log_new_vectors(conn: sqlite3.Connection, rows: Sequence[tuple[int, str, str]]) -> None:
+    """Log (key, embed_key, words) of articles just stored for the first time (their indexed words,
+    in any order, repeats allowed): nothing pins them yet."""
+    conn.executemany("INSERT INTO changes (key, vector, embed_key, words) VALUES (?, 1, ?, ?)", rows)
+
+
 def log_display(conn: sqlite3.Connection, keys: Sequence[int]) -> None:
     """Log display changes of these articles and of the articles that pin them."""
     conn.executemany("INSERT INTO changes (key, vector) VALUES (?, 0)", [(key,) for key in keys])

@@ -77,12 +77,13 @@ _READ = (
 )
 COLUMNS = ", ".join(_READ)
 
-# Insert or replace one article by id; a replaced one keeps its key, and either starts unlinked.
+# Insert or replace one article by id; a replaced one keeps its key, and either starts unlinked
+# (linked = 0) unless its linking is left to the next rebuild (linked = 1: a story of its own until then).
 UPSERT = """
 INSERT INTO articles (id, headline, body, url, source, published_at, language,
                       section, tags, embed_key, updated_at, headline_hash, body_hash,
                       body_shingles, headline_shingles, story_id, linked)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT(id) DO UPDATE SET
     headline=excluded.headline, body=excluded.body, url=excluded.url,
     source=excluded.source, published_at=excluded.published_at,
@@ -90,9 +91,12 @@ ON CONFLICT(id) DO UPDATE SET
     embed_key=excluded.embed_key, updated_at=excluded.updated_at,
     headline_hash=excluded.headline_hash, body_hash=excluded.body_hash,
     body_shingles=excluded.body_shingles, headline_shingles=excluded.headline_shingles,
-    story_id=excluded.story_id, linked=0
+    story_id=excluded.story_id, linked=excluded.linked
 RETURNING key
 """
+
+# The same for articles not stored yet, many at a time (executemany takes no RETURNING).
+INSERT = UPSERT.split("ON CONFLICT")[0]
 
 
 @dataclass(frozen=True)
@@ -171,13 +175,13 @@ def to_stored(row: sqlite3.Row) -> StoredArticle:
     return StoredArticle(key=row["key"], article=article, embed_key=row["embed_key"], fingerprint=fp, story_id=story_id)
 
 
-def upsert_values(article: Article, embed_key: str, fp: Fingerprint, now: str) -> tuple[Any, ...]:
+def upsert_values(article: Article, embed_key: str, fp: Fingerprint, now: str, linked: bool = False) -> tuple[Any, ...]:
     """The parameters of `UPSERT` for one article (a new or replaced article is a story of its own)."""
     return (
         article.id, article.headline, article.body, article.url, article.source,
         article.published_at, article.language, article.section,
         json.dumps(article.tags, ensure_ascii=False), embed_key, now,
-        *fingerprint_values(fp), article.id,
+        *fingerprint_values(fp), article.id, int(linked),
     )
 
 

@@ -1,10 +1,12 @@
 """Writes: articles stored (the store is the source of truth), then linked to the stories of their
-duplicates; deletes; a CMS export reconciled; an editor's pins."""
+duplicates (in batches: one index search for many articles), or left for the next rebuild to link
+(a bulk import); deletes; a CMS export reconciled; an editor's pins."""
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from typing import Any, Sequence
+
+import numpy as np
 
 from . import crash_points
 from .article import Article, valid_id
@@ -12,15 +14,17 @@ from .backends import Store
 from .embedders import Progress
 from .embedding import CachedEmbedder
 from .errors import InvalidInput, NotFound
+from .prepared import Prepared, prepare, unique_by_id, with_language
 from .query import SimilarSearch
-from .relations import DUPLICATES, fingerprint
+from .relations import DUPLICATES, relate, without_common
+from .store import StoredArticle
 from .stories import first_published
-from .text import detect_language
 
 log = logging.getLogger(__name__)
 
 MAX_PINS = 20
 STORY_CANDIDATES = 20  # nearest neighbours checked for text reuse when an article is stored
+LINK_BATCH = 1_000  # articles linked with one index search
 
 
 class Writer:
@@ -31,20 +35,50 @@ class Writer:
 
     def upsert(self, articles: Sequence[Article], progress: Progress | None = None) -> list[str]:
         """Store and index articles (insert or replace by id); returns the ids, each once."""
-        unique = [with_language(a) for a in {a.id: a for a in articles}.values()]
-        embedded = self.embedder.embed([self.embedder.text_of(a.headline, a.body) for a in unique], progress)
+        unique = {a.id: a for a in articles}.values()
+        return self.write([prepare(a, self.embedder.lead_words) for a in unique], progress)
+
+    def write(self, prepared: Sequence[Prepared], progress: Progress | None = None, link: bool = True,
+              vectors: np.ndarray | None = None) -> list[str]:
+        """Store prepared articles (see `prepared`) in one transaction, embedding those the cache
+        lacks; then link them to their duplicates' stories, or (`link=False`, a bulk import) leave
+        that to the next rebuild, which regroups every story: until then each is a story of its own.
+
+        Args:
+            vectors: the articles' unit vectors, one row each, made elsewhere: cached, none embedded.
+        Returns the ids, each once.
+        """
+        if vectors is not None:
+            latest = {p.article.id: i for i, p in enumerate(prepared)}
+            rows = sorted(latest.values())
+            unique = [prepared[i] for i in rows]
+            keys = self.embedder.put([p.embed_text for p in unique], vectors[rows])
+            if progress:
+                progress(len(unique))
+        else:
+            unique = unique_by_id(prepared)
+            keys = self.embedder.embed([p.embed_text for p in unique], progress).keys
+        ids = [p.article.id for p in unique]
         with self.store.writing():
-            self.store.upsert(unique, embedded.keys, [fingerprint(a.headline, a.body) for a in unique])
+            self.store.upsert([p.article for p in unique], keys, [p.fingerprint for p in unique],
+                              [p.terms for p in unique], linked=not link)
             crash_points.reached("ingest:stored")
-            self.search.live.sync()
-            self.link_stories([a.id for a in unique])
+            if link:
+                self.search.live.sync()
+                self.link_stories(ids)
         self.repair_links()  # a dead writer's articles, if no other writer is at work now
-        return [a.id for a in unique]
+        return ids
 
     def link_stories(self, article_ids: Sequence[str]) -> None:
-        for article_id in article_ids:
-            self._link_story(article_id)
-        self.store.mark_linked(article_ids)
+        """Join stored articles to the stories of their duplicates, LINK_BATCH articles a search."""
+        for start in range(0, len(article_ids), LINK_BATCH):
+            part = article_ids[start : start + LINK_BATCH]
+            found = self.store.get_many(part)
+            stored = [found[i] for i in part if i in found]  # one deleted meanwhile by another writer is not
+            for article, matches in zip(stored, self._duplicates(stored)):
+                if matches:
+                    self._join(article, matches)
+            self.store.mark_linked(part)
 
     def repair_links(self) -> int:
         """Link the articles a writer stored but died before linking; returns how many there were.
@@ -60,18 +94,35 @@ class Writer:
                 self.link_stories(pending)
         return len(pending)
 
-    def _link_story(self, article_id: str) -> None:
-        """Join an article to the stories of its duplicates and near-duplicates (merging them)."""
-        stored = self.store.get(article_id)
-        if stored is None:  # deleted meanwhile by another writer
+    def _duplicates(self, stored: list[StoredArticle]) -> list[list[int]]:
+        """The keys of each article's duplicates and near-duplicates among its STORY_CANDIDATES
+        nearest neighbours, found with one search for all of them."""
+        if not stored:
+            return []
+        vectors = np.stack([self.search.vector_of(s) for s in stored])
+        scores, keys = self.search.live.search_many(vectors, STORY_CANDIDATES + 1)
+        hits = [[(int(k), float(score)) for k, score in zip(row_keys, row_scores) if k != -1 and k != s.key]
+                [:STORY_CANDIDATES] for s, row_keys, row_scores in zip(stored, keys, scores)]
+        # Only fingerprints are compared: a body's first character stands for the rest.
+        candidates = self.store.get_by_keys(list({key for row in hits for key, _ in row}), body_chars=1)
+        common = self.search.live.version.common
+        cleaned = {key: without_common(c.fingerprint, common) for key, c in candidates.items()
+                   if c.fingerprint is not None}
+        found = []
+        for s, row in zip(stored, hits):
+            query = without_common(s.fingerprint, common)
+            found.append([key for key, score in row if key in cleaned and relate(
+                query, cleaned[key], score, floor=self.search.related_floor).relation in DUPLICATES])
+        return found
+
+    def _join(self, stored: StoredArticle, matches: list[int]) -> None:
+        """Join an article to the stories of its duplicates (merging them), as they are now: an
+        earlier article of the batch may have merged some."""
+        now = self.store.get_by_keys([stored.key, *matches], body_chars=1)
+        if stored.key not in now:  # deleted meanwhile by another writer
             return
-        vector = self.search.vector_of(stored)
-        matches = [n for n in self.search.neighbours(stored.fingerprint, vector, STORY_CANDIDATES, stored.key)
-                   if n.relation.relation in DUPLICATES]
-        if not matches:
-            return
-        members = {m.key: m for m in self.store.story_members([n.story_id for n in matches])}
-        members[stored.key] = stored
+        members = {m.key: m for m in self.store.story_members([now[k].story_id for k in matches if k in now])}
+        members[stored.key] = now[stored.key]
         name = first_published(list(members.values())).article.id
         self.store.set_stories([(key, name) for key, m in members.items() if m.story_id != name or key == stored.key])
 
@@ -114,8 +165,4 @@ class Writer:
         return unique
 
 
-def with_language(article: Article) -> Article:
-    """The article with its language detected from headline and lead when the CMS gave none."""
-    if article.language:
-        return article
-    return replace(article, language=detect_language(f"{article.headline} {article.body[:1000]}"))
+__all__ = ["Writer", "with_language"]

@@ -15,7 +15,9 @@ from flask.cli import with_appcontext
 from index.article import Article, validate_article
 from index.calibrate import DEFAULT_FEATURES
 from index.engine import Engine
+from index.embedding_cache import IdVectors, is_id_keyed, read_id_vectors
 from index.errors import EngineError, InvalidInput
+from index.prepared import Prepared, parse_line, prepared_lines
 from index.relatedness import FEATURES
 
 from .progress import StageProgress, progress
@@ -23,25 +25,32 @@ from .security import warn_about_writes
 
 BATCH = 64
 MAX_REPORTED = 50
+# A file of more articles than this is a bulk import (see `--links`): stories linked by the rebuild.
+BULK_ARTICLES = 10_000
+BULK_CHUNK = 2_000  # articles a transaction in a bulk import
+# Processes doing a bulk import's text work (normalising, shingles, words: about 0.6 ms of CPU an
+# article, three times what storing it costs this one), one a core of this 2-core machine.
+BULK_WORKERS = 2
 
 
 def engine() -> Engine:
     return current_app.extensions["engine"]
 
 
-def read_jsonl(path: Path) -> Iterator[tuple[int, Article | None, str | None]]:
-    """(line number, article, error) for each non-blank line of a JSON Lines file (.gz allowed)."""
+def numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, line) of each non-blank line of a JSON Lines file (.gz allowed)."""
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8", errors="replace") as f:
         for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield number, validate_article(json.loads(line)), None
-            except (ValueError, RecursionError) as exc:
-                yield number, None, f"not valid JSON ({str(exc)[:80]})"
-            except InvalidInput as exc:
-                yield number, None, exc.message
+            if line.strip():
+                yield number, line
+
+
+def read_jsonl(path: Path) -> Iterator[tuple[int, Article | None, str | None]]:
+    """(line number, article, error) for each non-blank line of a JSON Lines file (.gz allowed)."""
+    for number, line in numbered_lines(path):
+        parsed = parse_line(line)
+        yield (number, None, parsed) if isinstance(parsed, str) else (number, parsed, None)
 
 
 def read_valid(path: Path) -> tuple[list[Article], list[tuple[int, str]]]:
@@ -57,28 +66,86 @@ def report_bad_lines(path: Path, bad: list[tuple[int, str]]) -> None:
         click.echo(f"{path}: ... and {len(bad) - MAX_REPORTED} more bad lines", err=True)
 
 
+def id_without_vector(line: str, position: dict[str, int]) -> str | None:
+    """The id of the article on a line when it is valid and has no vector (the vector of most lines
+    is found from their id alone: a line is validated only when it is not)."""
+    try:
+        row = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(row, dict) and isinstance(row.get("id"), str) and row["id"] in position:
+        return None
+    try:
+        article = validate_article(row)
+    except InvalidInput:
+        return None
+    return article.id if article.id not in position else None
+
+
+def checked_id_vectors(vectors: Path, path: Path) -> IdVectors:
+    """The id-keyed vectors of `vectors`, checked against the model and against the articles of
+    `path` (each must have one); a ClickException says what is wrong before anything is stored."""
+    try:
+        found = read_id_vectors(vectors, engine().model, engine().embedder.dim)
+    except (OSError, ValueError, KeyError) as exc:
+        raise click.ClickException(f"{vectors}: {exc}; nothing stored")
+    missing = [i for i in (id_without_vector(line, found.position) for _, line in numbered_lines(path)) if i]
+    if missing:
+        raise click.ClickException(f"{vectors}: no vector for {len(missing)} article(s) of {path} "
+                                   f"(first: {', '.join(missing[:5])}); nothing stored")
+    return found
+
+
 @click.command("ingest")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--vectors", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="a .vectors.npz file of the model's vectors for these articles (the sample ships one): "
-                   "seeds the embedding cache, so that only texts it lacks are embedded")
+              help="the model's vectors of these articles, made elsewhere (.npz), so that none is embedded here. "
+                   "Keyed by article id: arrays ids (n strings), vectors (n x d, float16 or float32; scaled "
+                   "to unit length on import) and model (its name, which must be this service's model); every "
+                   "article of FILE must have one, or nothing is stored. Or keyed by cache key (the sample's "
+                   ".vectors.npz): seeds the embedding cache, and only texts it lacks are embedded")
+@click.option("--links", type=click.Choice(["auto", "now", "rebuild"]), default="auto", show_default=True,
+              help="link each article to its duplicates' stories as it is stored (now), or leave that to the "
+                   f"next `rebuild`, which regroups every story (rebuild); auto: rebuild above {BULK_ARTICLES} "
+                   "articles")
 @with_appcontext
-def ingest_command(path: Path, vectors: Path | None) -> None:
+def ingest_command(path: Path, vectors: Path | None, links: str) -> None:
     """Upsert the articles of a JSON Lines file (one article a line); bad lines are reported and skipped."""
+    id_vectors = None
     if vectors is not None:
         try:
-            seeded = engine().seed_embeddings(vectors)
+            id_keyed = is_id_keyed(vectors)
         except (OSError, ValueError, KeyError) as exc:
-            raise click.ClickException(f"{vectors}: not a vectors file ({exc})")
-        click.echo(f"seeded the embedding cache with {seeded} vectors from {vectors}"
-                   if seeded else f"{vectors}: made with another model than {engine().model}; not used")
+            raise click.ClickException(f"{vectors}: not a vectors file ({exc}); nothing stored")
+        if id_keyed:
+            id_vectors = checked_id_vectors(vectors, path)
+        else:
+            try:
+                seeded = engine().seed_embeddings(vectors)
+            except (OSError, ValueError, KeyError) as exc:
+                raise click.ClickException(f"{vectors}: not a vectors file ({exc})")
+            click.echo(f"seeded the embedding cache with {seeded} vectors from {vectors}"
+                       if seeded else f"{vectors}: made with another model than {engine().model}; not used")
     engine().repair_links()
-    articles, bad = read_valid(path)
+    total = sum(1 for _ in numbered_lines(path))
+    bulk = total > BULK_ARTICLES
+    link = links == "now" or (links == "auto" and not bulk)
+    stored, bad = 0, []
+    lines = numbered_lines(path)
+    with progress(total, "ingest") as bar:
+        for chunk in prepared_lines(lines, engine().embedding.lead_words, BULK_CHUNK if bulk else BATCH,
+                                    BULK_WORKERS if bulk else 0):
+            ready = [p for _, p in chunk if isinstance(p, Prepared)]
+            bad += [(number, p) for number, p in chunk if not isinstance(p, Prepared)]
+            if not ready:
+                continue
+            given = id_vectors.unit([p.article.id for p in ready]) if id_vectors is not None else None
+            engine().writer.write(ready, progress=bar.update, link=link, vectors=given)
+            stored += len(ready)
     report_bad_lines(path, bad)
-    with progress(len(articles), "ingest") as bar:
-        for start in range(0, len(articles), BATCH):
-            engine().upsert(articles[start : start + BATCH], progress=bar.update)
-    click.echo(f"ingested {len(articles)} articles from {path}, skipped {len(bad)} bad lines")
+    click.echo(f"ingested {stored} articles from {path}, skipped {len(bad)} bad lines")
+    if not link and stored:
+        click.echo("their stories are linked by the next rebuild: run `python -m service rebuild`")
 
 
 RAY = click.option("--ray", "ray_address", default=None, metavar="ADDRESS",

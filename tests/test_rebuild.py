@@ -62,15 +62,15 @@ def test_writes_during_a_rebuild_are_in_the_new_index(tmp_path, e5, corpus, monk
     engine = make_engine(tmp_path / "data", e5)
     fill(engine, corpus[:100])
     other = make_engine(tmp_path / "data", e5)  # a server process writing while the rebuild runs
-    real_snapshot = engine.store.snapshot
+    real_scan = engine.store.scan
 
-    def snapshot_then_concurrent_writes():
-        taken = real_snapshot()
+    def scan_then_concurrent_writes(batch):
+        taken = real_scan(batch)
         other.upsert([validate_article(corpus[150])])
         other.delete(corpus[3]["id"])
         return taken
 
-    monkeypatch.setattr(engine.store, "snapshot", snapshot_then_concurrent_writes)
+    monkeypatch.setattr(engine.store, "scan", scan_then_concurrent_writes)
     engine.rebuild()
     fresh = make_engine(tmp_path / "data", e5)
     fresh.load()
@@ -163,10 +163,10 @@ def test_large_corpora_get_an_approximate_index(tmp_path, e5, corpus, monkeypatc
     engine = make_engine(tmp_path / "data", e5)
     fill(engine, corpus)
     summary = engine.rebuild()
-    assert summary.index_type == "ivf" and engine.health()["index_type"] == "ivf"
+    assert summary.index_type == "hnsw" and engine.health()["index_type"] == "hnsw"
     restarted = make_engine(tmp_path / "data", e5)
     restarted.load()
-    assert restarted.health()["index_type"] == "ivf"
+    assert restarted.health()["index_type"] == "hnsw"
     item = restarted.similar(corpus[5]["id"], k=1, duplicates="include", min_relatedness=0)["items"]
     assert item and item[0]["id"] != corpus[5]["id"]
 

@@ -14,7 +14,7 @@ TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
 
 export DATA_DIR PORT
 
-.PHONY: install install-dev run serve serve-prod test bench screenshots clean
+.PHONY: install install-dev run serve serve-prod test bench bench-archive screenshots clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,13 @@ test: install-dev
 bench: $(DATA_DIR)/.sample-loaded
 	$(PY) bench/embed_throughput.py
 	$(PY) bench/http_latency.py
+
+# Issue #23's figures (import, rebuild, first-time answers, throughput under a writer, planted copies, memory)
+# on a synthetic archive of SIZES articles beside the version before the issue at 20,000, with a 10M projection.
+# The default 1M run takes about an hour: SIZES="20000 100000" for a shorter one.
+SIZES ?= 1000000
+bench-archive: install
+	$(PY) bench/archive.py --sizes $(SIZES)
 
 # The README's widget pictures (docs/*.png), from a real server and headless Chromium.
 screenshots: install-dev

@@ -102,9 +102,9 @@ def fold_spaces(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-def normalize(text: str) -> str:
-    """All rules, in an order where each one sees the output of those it depends on."""
-    text = nfkc(text)
+def _letter_rules(text: str) -> str:
+    """The rules that act on each character alone, in an order where each one sees the output of
+    those it depends on."""
     text = remove_format_characters(text)
     text = remove_diacritics(text)
     text = remove_tatweel(text)
@@ -113,5 +113,26 @@ def normalize(text: str) -> str:
     text = normalize_alef_maksura(text)
     text = normalize_teh_marbuta(text)
     text = normalize_digits(text)
-    text = fold_punctuation(text)
-    return fold_spaces(text.casefold())
+    return fold_punctuation(text)
+
+
+class _LetterTable(dict):
+    """`_letter_rules` of each character, for `str.translate`: one pass over a text instead of one a
+    rule. Computed for a character when first met; kept for the first TABLE_MAX code points (the
+    scripts of news), so that text of rarer characters cannot grow it."""
+
+    TABLE_MAX = 0x3000
+
+    def __missing__(self, code: int) -> str:
+        folded = _letter_rules(chr(code))
+        if code < self.TABLE_MAX:
+            self[code] = folded
+        return folded
+
+
+_LETTERS = _LetterTable()
+
+
+def normalize(text: str) -> str:
+    """All rules: NFKC, then the letters' rules (`_letter_rules`, as one table), then case and spaces."""
+    return fold_spaces(nfkc(text).translate(_LETTERS).casefold())

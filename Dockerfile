@@ -29,4 +29,5 @@ EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4)"
 # First start on an empty volume: docker run ... python -m service ingest sample/ant_2017_feb_mar.jsonl.gz \
 #   --vectors sample/ant_2017_feb_mar.vectors.npz, then ... python -m service rebuild
-CMD ["gunicorn", "--bind", "0.0.0.0:8080", "--workers", "2", "--threads", "4", "--timeout", "600", "service.wsgi:app"]
+# 16 threads a worker, as `make serve-prod`: a few clients sending bodies slowly cannot take them all.
+CMD ["gunicorn", "--bind", "0.0.0.0:8080", "--workers", "2", "--threads", "16", "--timeout", "600", "service.wsgi:app"]

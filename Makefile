@@ -48,9 +48,11 @@ run: $(DATA_DIR)/.sample-loaded
 serve: install
 	ALLOW_LOCAL_WRITES=1 $(PY) -m service serve --port $(PORT)
 
+# 16 threads a worker: a thread waits out a slow client's body (BODY_TIMEOUT), so a handful of slow
+# clients cannot take them all; a buffering reverse proxy in front is the defence against many.
 serve-prod: install
 	rm -rf $(DATA_DIR)/.metrics && mkdir -p $(DATA_DIR)/.metrics
-	PROMETHEUS_MULTIPROC_DIR=$(DATA_DIR)/.metrics $(VENV)/bin/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WORKERS) --threads 4 --timeout 600 'service.wsgi:app'
+	PROMETHEUS_MULTIPROC_DIR=$(DATA_DIR)/.metrics $(VENV)/bin/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WORKERS) --threads 16 --timeout 600 'service.wsgi:app'
 
 test: install-dev
 	$(PY) -m pytest

@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 import threading
-import time
 from pathlib import Path
 
-from .sqlite import connect
+from .sqlite import open_cache_file
 
 log = logging.getLogger(__name__)
 
@@ -31,26 +29,12 @@ CREATE TABLE IF NOT EXISTS answers_v2 (
 """
 
 
-def _open(path: Path) -> sqlite3.Connection:
-    conn = connect(path, busy_timeout_ms=FILE_WAIT_MS)
-    conn.executescript(SCHEMA)
-    return conn
-
-
 class AnswerFile:
     """Answer rows in a SQLite file; busy past FILE_WAIT_MS or damaged, it is done without."""
 
     def __init__(self, path: Path) -> None:
         self._lock = threading.Lock()
-        try:
-            self._conn = _open(path)
-        except sqlite3.DatabaseError as exc:  # a damaged cache must not stop the service: start afresh
-            aside = path.with_name(f"{path.name}.damaged-{int(time.time())}")
-            log.error("answer file %s is damaged (%s); moved to %s, starting an empty one", path, exc, aside.name)
-            for suffix in ("", "-wal", "-shm"):
-                if Path(f"{path}{suffix}").exists():
-                    os.replace(f"{path}{suffix}", f"{aside}{suffix}")
-            self._conn = _open(path)
+        self._conn = open_cache_file(path, SCHEMA, "answer file", busy_timeout_ms=FILE_WAIT_MS)
 
     def read(self, key: tuple[str, str, str]) -> tuple[int, float, int, str, bytes] | None:
         try:

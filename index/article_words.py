@@ -8,7 +8,6 @@ words from the store as before (see `query.SimilarSearch`).
 from __future__ import annotations
 
 import io
-import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Iterator
 
@@ -19,8 +18,6 @@ from .word_weights import WeightedWords, word_ids
 
 if TYPE_CHECKING:
     from .backends import Words
-
-log = logging.getLogger(__name__)
 
 ARTICLE_WORDS = "words.npz"  # the file of an index version that holds them
 
@@ -61,19 +58,21 @@ class ArticleWords:
 
     @classmethod
     def from_bytes(cls, blob: bytes | None, where: str = "") -> "ArticleWords | None":
-        """The arrays of a version's file, or None when it has none or it cannot be read (logged:
-        the query path then reads every candidate's words from the store)."""
+        """The arrays of a version's file, or None when it has none (a version made before them: the
+        query path then reads every candidate's words from the store).
+
+        Raises:
+            ValueError: the file cannot be read or its arrays disagree (a damaged version).
+        """
         if not blob:
             return None
         try:
             with np.load(io.BytesIO(blob), allow_pickle=False) as arrays:
                 words = cls(**{name: arrays[name] for name in cls.__dataclass_fields__})
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.error("%s: the article words cannot be read (%s); candidates' words come from the store", where, exc)
-            return None
+        except Exception as exc:  # what numpy's and zipfile's readers raise on damaged bytes varies
+            raise ValueError(f"{where}: the article words cannot be read ({type(exc).__name__}: {exc})") from exc
         if len(words.word_offsets) != len(words.keys) + 1 or len(words.headline_offsets) != len(words.keys) + 1:
-            log.error("%s: the article words are inconsistent; candidates' words come from the store", where)
-            return None
+            raise ValueError(f"{where}: the article words are inconsistent")
         return words
 
 

@@ -78,6 +78,10 @@ class Store(Protocol):
         """The writers' lock: held shared by every writer storing and linking, tried alone by a repair
         of a dead writer's links (False: writers are at work); released when its holder dies."""
         ...
+    def lost(self) -> str | None:
+        """Why the store this process opened is no longer the one at its location (a file removed
+        or replaced under it), or None."""
+        ...
     def close(self) -> None: ...
 
 

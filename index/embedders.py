@@ -62,8 +62,9 @@ class E5Embedder:
     def fit(self, text: str) -> str:
         """NFKC-normalised, then cut to the first window. The engine sizes its buffers by bytes, and a
         ligature such as U+FDFA (3 bytes, 4 tokens) overruns them; and it would average 512-token
-        windows over a long text, about a second each."""
-        text = unicodedata.normalize("NFKC", text[:MAX_TEXT_CHARS])
+        windows over a long text, about a second each. The window is cut from MAX_TEXT_CHARS of the
+        normalised text too: 8,192 U+FDFA are 147,456 letters, counted in tokens a dozen times."""
+        text = unicodedata.normalize("NFKC", text[:MAX_TEXT_CHARS])[:MAX_TEXT_CHARS]
         if len(text.encode("utf-8")) <= self.short_bytes or self._count(text) <= self.max_tokens:
             return text
         low, high = 0, len(text)  # fits at low, not at high: halve the gap

@@ -9,9 +9,12 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .answers import LruCache
 from .embedders import Embedder, Progress, check_model_name, create_embedder
 from .embedding_cache import EmbeddingCache, embed_key
 from .text import embedding_text
+
+DRAFT_VECTORS = 1_000  # drafts' vectors a process remembers (1.5 KB each for e5)
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class CachedEmbedder:
         self.model, self.cache, self.lead_words = model, cache, lead_words
         self._embedder = embedder
         self._lock = threading.Lock()
+        self._drafts = LruCache(DRAFT_VECTORS)  # key -> vector of recent drafts: never in the cache
         self.on_embed: Callable[[int, float], None] | None = None  # (texts, seconds): for metrics
 
     @property
@@ -71,10 +75,7 @@ class CachedEmbedder:
         if progress:
             progress(len(texts) - len(missing))
         if missing:
-            started = time.perf_counter()
-            fresh = self.embedder.encode(list(missing.values()), progress)
-            if self.on_embed:
-                self.on_embed(len(missing), time.perf_counter() - started)
+            fresh = self._encode(list(missing.values()), progress)
             self.cache.put_many(list(missing), fresh)
             vectors.update(zip(missing, fresh))
         return Embedded(keys, vectors, len(missing))
@@ -85,10 +86,26 @@ class CachedEmbedder:
         self.cache.put_many(keys, vectors)
         return keys
 
+    def _encode(self, texts: list[str], progress: Progress | None = None) -> np.ndarray:
+        started = time.perf_counter()
+        vectors = self.embedder.encode(texts, progress)
+        if self.on_embed:
+            self.on_embed(len(texts), time.perf_counter() - started)
+        return vectors
+
     def embed_article(self, headline: str, body: str) -> np.ndarray:
-        """The vector of one text that need not be stored (a draft)."""
-        embedded = self.embed([self.text_of(headline, body)])
-        return embedded.vectors[embedded.keys[0]]
+        """The vector of one text that is not stored (a draft): from the cache or the drafts recently
+        embedded here, else embedded and remembered in memory only. Anyone may send drafts, and the
+        cache keeps what it is given for good: drafts written there would fill the disk."""
+        text = self.text_of(headline, body)
+        key = self.key_of(text)
+        vector = self._drafts.get(key)
+        if vector is None:
+            vector = self.cache.get_many([key]).get(key)
+        if vector is None:
+            vector = self._encode([text])[0]
+            self._drafts.put(key, vector)
+        return vector
 
     def cached(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
         """The vectors the cache holds among `keys` (none is embedded)."""

@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .sqlite import connect, rows_in, transaction
+from .sqlite import open_cache_file, rows_in, transaction
 
 
 def embed_key(model: str, text: str) -> str:
@@ -106,15 +106,16 @@ def read_id_vectors(path: Path, model: str, dim: int) -> IdVectors:
     return IdVectors(file_model, position, vectors)
 
 
+SCHEMA = "CREATE TABLE IF NOT EXISTS embeddings (key TEXT PRIMARY KEY, vector BLOB NOT NULL);"
+
+
 class EmbeddingCache:
     """A SQLite table of float32 vectors; safe to share between data folders and processes."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._conn = connect(self.path)
+        self._conn = open_cache_file(self.path, SCHEMA, "embedding cache")
         self._lock = threading.Lock()
-        with self._lock:
-            self._conn.execute("CREATE TABLE IF NOT EXISTS embeddings (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
 
     def close(self) -> None:
         with self._lock:

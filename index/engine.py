@@ -12,6 +12,8 @@ store's change log. Each public read catches up with it once (`sync`), at its st
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -26,6 +28,7 @@ from .backfill import Backfill, backfill
 from .embedders import DEFAULT_MODEL, Embedder, Progress, related_floor_of
 from .embedding import CachedEmbedder
 from .embedding_cache import EmbeddingCache
+from .errors import DataDirUnusable, StoreUnavailable
 from .live_index import LiveIndex
 from .options import SimilarOptions, options_from
 from .present import draft_answer, duplicate_items, public_fields, similar_items
@@ -46,6 +49,20 @@ log = logging.getLogger(__name__)
 
 ANSWER_CACHE_SIZE = 2048  # GET similar answers kept in memory per process (the shared file keeps more)
 DUPLICATE_CANDIDATES = 50  # nearest neighbours checked for text reuse (never all pairs)
+
+
+def check_writable(folder: Path) -> None:
+    """Create `folder` if needed and make (and remove) a file in it: a read-only data folder would
+    otherwise fail later, on a lock or a write, with a traceback instead of a sentence."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(prefix=".write-check-", dir=folder)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
+        raise DataDirUnusable(f"DATA_DIR {folder} is not writable: {exc.strerror or exc}; make it writable by the "
+                              f"user the service runs as (uid {os.geteuid()}), or set DATA_DIR to a writable folder"
+                              ) from None
 
 
 class Engine:
@@ -69,11 +86,14 @@ class Engine:
                  related_floor: float | None = None, database_url: str | None = None) -> None:
         one_blas_thread()
         self.data_dir = Path(data_dir)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        check_writable(self.data_dir)
         self.model, self.keep_versions = model, keep_versions
         self.related_floor = related_floor_of(model) if related_floor is None else related_floor
         self.index_root = self.data_dir / "index"
         self.store = open_store(database_url or self.data_dir / "articles.sqlite")
+        self._store_name = "of DATABASE_URL" if database_url else str(self.data_dir / "articles.sqlite")
+        self._agreement: tuple[tuple[str, int] | None, str | None] = (None, None)  # (version, seq) checked, outcome
+        self._reported: str | None = None  # the store problem last logged
         self.cache = (EmbeddingCache(Path(embedding_cache)) if embedding_cache
                       else self.store.embedding_cache() if database_url
                       else EmbeddingCache(self.data_dir / "embeddings.sqlite"))
@@ -129,6 +149,7 @@ class Engine:
     def load(self) -> None:
         """Load the live index version and catch it up (a server does this before taking traffic)."""
         self.live.load()
+        self.store_problem()  # logged now, at start, if there is one
 
     def sync(self) -> None:
         """Catch up with a newer version and the store's newer changes."""
@@ -136,8 +157,48 @@ class Engine:
 
     @property
     def ready(self) -> bool:
-        """True once an index (or the knowledge that there is none yet) is loaded."""
-        return self.live.loaded
+        """True once an index (or the knowledge that there is none yet) is loaded, over a store that
+        can be trusted (see `not_ready_because`)."""
+        return self.not_ready_because() is None
+
+    def not_ready_because(self) -> str | None:
+        """Why this engine must not take traffic (a load balancer asks), or None."""
+        if not self.live.loaded:
+            return "the index is not loaded yet"
+        return self.store_problem()
+
+    def store_problem(self) -> str | None:
+        """Why the store cannot be trusted, or None: its file removed or replaced under this process
+        (writes would go to a file nobody reads again), or it holds fewer changes than the loaded index
+        version was built from (a store removed and started afresh, or an older copy put back). Logged
+        as an error the first time it is seen. Costs a `stat`, and a count once per version and position."""
+        problem = self.store.lost() or self._behind_index()
+        if problem is not None and problem != self._reported:
+            log.error("%s", problem)
+        self._reported = problem
+        return problem
+
+    def _behind_index(self) -> str | None:
+        meta, seq = self.live.version.meta, self.live.seq
+        if meta is None:
+            return None
+        if self._agreement[0] != (meta.version, seq):
+            # A version's seq is the store's change-log position it was built at; the log only grows
+            # (deletes are changes too), so a store behind it, or empty at it, is not the one it was built from.
+            behind = seq < meta.seq or (seq == meta.seq and meta.count > 0 and self.store.count() == 0)
+            found = (f"the article store {self._store_name} holds {self.store.count()} articles and changes up to "
+                     f"{seq}, but index version {meta.version} was built from {meta.count} articles and changes up "
+                     f"to {meta.seq}: the store was removed or replaced (an empty or older copy); put back the store "
+                     "the index was built from, or run `python -m service rebuild` to index what the store holds"
+                     ) if behind else None
+            self._agreement = ((meta.version, seq), found)
+        return self._agreement[1]
+
+    def _usable_store(self) -> None:
+        """Refuse to write to, or answer from, a store that cannot be trusted (see `store_problem`)."""
+        problem = self.store_problem()
+        if problem is not None:
+            raise StoreUnavailable(problem)
 
     def rebuild(self, stages: Stages | None = None) -> RebuildSummary:
         """Re-embed (through the cache) every stored article into a new index version and make it live.
@@ -183,12 +244,15 @@ class Engine:
 
     def upsert(self, articles: Sequence[Article], progress: Progress | None = None) -> list[str]:
         """Store and index articles (insert or replace by id); returns the ids, each once."""
+        self._usable_store()
         return self.writer.upsert(articles, progress)
 
     def reconcile(self, export: Sequence[Article], prune: bool = False, progress: Progress | None = None) -> dict[str, int]:
+        self._usable_store()
         return self.writer.reconcile(export, prune, progress)
 
     def delete(self, article_id: str) -> None:
+        self._usable_store()
         self.writer.delete(article_id)
 
     def repair_links(self) -> int:
@@ -200,9 +264,11 @@ class Engine:
 
     def set_pins(self, article_id: str, ids: Any) -> dict[str, Any]:
         """Pin stored articles (in this order) at the top of an article's similar stories."""
+        self._usable_store()
         return {"article_id": article_id, "ids": self.writer.set_pins(article_id, ids)}
 
     def clear_pins(self, article_id: str) -> None:
+        self._usable_store()
         self.writer.set_pins(article_id, [])
 
     # -- reads -----------------------------------------------------------------------------------
@@ -222,6 +288,7 @@ class Engine:
     def answer(self, article_id: str, options: SimilarOptions) -> tuple[dict[str, Any], str]:
         """The similar answer and where it came from: "memory", "shared" (file), "sliced" or "computed"."""
         self.live.sync()
+        self._usable_store()  # never an answer kept from a store that is gone
         body, source = self.answers.answer(article_id, options)
         if self._on_answer:  # requests only: answers a rebuild warms are not counted
             self._on_answer(source)

@@ -31,6 +31,8 @@ from .store import StoredArticle
 
 log = logging.getLogger(__name__)
 
+# What a version learnt of its corpus, read from its files: word frequencies and article words.
+Learnt = tuple[Frequencies | None, ArticleWords | None]
 MIRROR_EVERY = 1.0  # seconds between two looks at the version a shared store publishes
 REFERENCE_SIZE = 256  # articles whose vectors stand for "any article" of a version (see `Version.reference`)
 
@@ -194,17 +196,16 @@ class LiveIndex:
         """Load the live version, catch it up with the store, then swap it in. A damaged version
         falls back to an older one, or to an index built from the store."""
         stamp = self._stamp_now()
-        meta, index, seq = self._read_version()
+        meta, index, seq, (frequencies, words) = self._read_version()
         # Drawn from the version as it is on disk, before any replay: every process draws the same. An
         # index built in memory (no rebuild yet) has none: its nulls are the calibration's prior, so its
         # answers do not depend on the order writes came in.
         reference = index.sample(REFERENCE_SIZE) if index is not None and meta is not None else None
         replayed = ChangeLog(seq)
         index, seq, touched = self._caught_up(index, seq, replayed, ReadWriteLock())
-        words = ArticleWords.from_bytes(snapshots.read_extra(self.root, meta.version, ARTICLE_WORDS),
-                                        f"index version {meta.version}") if meta else None
-        version = Version(meta, replayed, from_blob(self.store.get_meta("common_shingles")), self._frequencies(meta),
-                          reference, words)
+        # Frequencies none learnt (an index built in memory, a version made before them): counted now.
+        version = Version(meta, replayed, from_blob(self.store.get_meta("common_shingles")),
+                          frequencies or self.store.words.frequencies(), reference, words)
         with self._catch_up_lock:
             # What the old index took in meanwhile goes into the new one before anyone can see it.
             index, seq, more = self._caught_up(index, seq, replayed, ReadWriteLock())
@@ -213,26 +214,34 @@ class LiveIndex:
                 self.changed = frozenset(touched | more)
         self._tell(None)
 
-    def _frequencies(self, meta: snapshots.SnapshotMeta | None) -> Frequencies:
-        """The document frequencies learnt with a version (now, for an index built in memory)."""
-        learnt = Frequencies.from_blob(snapshots.read_extra(self.root, meta.version, FREQUENCIES)) if meta else None
-        return learnt or self.store.words.frequencies()
+    def _learnt(self, meta: snapshots.SnapshotMeta) -> Learnt:
+        """What was learnt with a version (None for a file it was made without); IndexCorrupt naming
+        the file when one cannot be read, so that an older version is loaded instead."""
+        where = f"index version {meta.version}"
+        read = {FREQUENCIES: Frequencies.from_blob, ARTICLE_WORDS: lambda blob: ArticleWords.from_bytes(blob, where)}
+        learnt = []
+        for name, parse in read.items():
+            try:
+                learnt.append(parse(snapshots.read_extra(self.root, meta.version, name)))
+            except Exception as exc:  # zlib, json, zip and numpy each raise their own on damaged bytes
+                raise IndexCorrupt(f"{where} is damaged: {name} cannot be read ({type(exc).__name__}: {exc})") from exc
+        return learnt[0], learnt[1]
 
-    def _read_version(self) -> tuple[snapshots.SnapshotMeta | None, VectorSearch | None, int]:
+    def _read_version(self) -> tuple[snapshots.SnapshotMeta | None, VectorSearch | None, int, Learnt]:
         try:
-            loaded = snapshots.load_live(self.root)
+            loaded = snapshots.load_live_with(self.root, self._learnt)
         except IndexCorrupt as exc:
             log.error("%s; building the index in memory from the store instead", exc.message)
             seq, rows = self.store.snapshot()
-            return None, self.index_of(rows), seq
+            return None, self.index_of(rows), seq, (None, None)
         if loaded is None:
-            return None, None, 0
-        meta, index = loaded
+            return None, None, 0, (None, None)
+        meta, index, learnt = loaded
         if meta.model != self.embedder.model:
             raise ModelMismatch(
                 f"the index was built with model {meta.model!r} but the service is configured with "
                 f"{self.embedder.model!r}; run `python -m service rebuild` to re-embed with {self.embedder.model!r}")
-        return meta, index, meta.seq
+        return meta, index, meta.seq, learnt
 
     def _catch_up(self) -> None:
         self._index, self._seq, touched = self._caught_up(self._index, self._seq, self.version.replayed, self._rw)

@@ -31,6 +31,14 @@ _PERSIAN = (
 _DIGITS = re.compile("[\u0660-\u0669\u06F0-\u06F9]")
 _SPACES = re.compile(r"\s+")
 
+# The most characters of a text normalised: the longest body the API accepts (`article.MAX_BODY`), so
+# that what NFKC expands past it (U+FDFA is 18 letters: a 200,000-character body was 3.6 million)
+# costs no more to match than the longest plain body. Every text the API accepts as written is
+# normalised whole, as before.
+MAX_NORMALIZED_CHARS = 200_000
+MAX_NFKC_EXPANSION = 18  # characters NFKC makes of one at most (U+FDFA)
+CUT_MARGIN = 32  # characters at the end of a prefix's NFKC that the next ones could change (stream-safe: 30 marks)
+
 
 # Candidates for folding: anything that is neither a word character nor a space (and "_").
 # Checking the category only for these keeps marks of other scripts (Devanagari vowel signs...) intact.
@@ -50,6 +58,19 @@ def _remove_if_format(match: re.Match[str]) -> str:
 def nfkc(text: str) -> str:
     """Unicode NFKC: presentation forms and ligatures to base letters, full-width to ASCII."""
     return unicodedata.normalize("NFKC", text)
+
+
+def nfkc_at_most(text: str, limit: int = MAX_NORMALIZED_CHARS) -> str:
+    """NFKC of `text`, cut to `limit` characters, normalising no more of the text than that takes:
+    prefixes that double in length, the first one short enough for its NFKC to be at most about
+    `limit` even if every character expands as much as one can. A prefix's last characters may
+    compose with the next ones: its last CUT_MARGIN characters are never kept."""
+    size = limit // MAX_NFKC_EXPANSION + 1
+    while True:
+        normalized = nfkc(text[:size])
+        if size >= len(text) or len(normalized) >= limit + CUT_MARGIN:
+            return normalized[:limit]
+        size *= 2
 
 
 def remove_format_characters(text: str) -> str:
@@ -134,5 +155,6 @@ _LETTERS = _LetterTable()
 
 
 def normalize(text: str) -> str:
-    """All rules: NFKC, then the letters' rules (`_letter_rules`, as one table), then case and spaces."""
-    return fold_spaces(nfkc(text).translate(_LETTERS).casefold())
+    """All rules: NFKC (of at most MAX_NORMALIZED_CHARS), then the letters' rules (`_letter_rules`, as
+    one table), then case and spaces."""
+    return fold_spaces(nfkc_at_most(text).translate(_LETTERS).casefold())

@@ -67,7 +67,9 @@ def _choice(value: Any, name: str, allowed: tuple[str, ...]) -> str:
 
 
 def _ids(value: Any, name: str) -> frozenset[str]:
-    items = value.split(",") if isinstance(value, str) else value
+    """Ids from a JSON list, or comma-separated in a query string, where empty items (`exclude=,,,`,
+    a trailing comma) are ignored."""
+    items = [i for i in value.split(",") if i.strip()] if isinstance(value, str) else value
     if not isinstance(items, (list, tuple)) or len(items) > 1000 or not all(isinstance(i, str) and i for i in items):
         raise InvalidInput(f"'{name}' must be a list of ids (comma-separated in a query string)", name)
     return frozenset(i.strip() for i in items)

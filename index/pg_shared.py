@@ -101,17 +101,24 @@ class PostgresBuckets:
     def __init__(self, pool: Any) -> None:
         self._pool = pool
 
-    def update(self, client: str, now: float, spend: Callable[[tuple[float, float] | None], tuple[float, float]],
-               forget_before: float | None) -> float:
-        """Replace a client's (tokens, at) by spend's, the row locked meanwhile; returns spend's wait."""
+    def update(self, client: str, clock: Callable[[], float],
+               spend: Callable[[tuple[float, float] | None, float], tuple[float, float, float]],
+               forget_after: float | None) -> float:
+        """Replace a client's (tokens, at) by spend's, the row locked meanwhile and the time read from
+        `clock` once it is; returns spend's wait.
+
+        Args:
+            forget_after: also drop the buckets idle for longer than this many seconds.
+        """
         with transaction(self._pool) as conn:
             conn.execute("INSERT INTO buckets (client, tokens, at) VALUES (%s, NULL, NULL) ON CONFLICT DO NOTHING",
                          (client,))
             row = conn.execute("SELECT tokens, at FROM buckets WHERE client = %s FOR UPDATE", (client,)).fetchone()
-            tokens, wait = spend((row["tokens"], row["at"]) if row["tokens"] is not None else None)
-            conn.execute("UPDATE buckets SET tokens = %s, at = %s WHERE client = %s", (tokens, now, client))
-            if forget_before is not None:
-                conn.execute("DELETE FROM buckets WHERE at < %s", (forget_before,))
+            now = clock()
+            tokens, at, wait = spend((row["tokens"], row["at"]) if row["tokens"] is not None else None, now)
+            conn.execute("UPDATE buckets SET tokens = %s, at = %s WHERE client = %s", (tokens, at, client))
+            if forget_after is not None:
+                conn.execute("DELETE FROM buckets WHERE at < %s", (now - forget_after,))
         return wait
 
 

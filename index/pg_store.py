@@ -124,6 +124,10 @@ class PostgresStore:
         self._pool.close()
         self._locks.close()
 
+    def lost(self) -> str | None:
+        """Never: a database is not a file that can be removed under the process (see `ArticleStore.lost`)."""
+        return None
+
     def writing(self, exclusive: bool = False) -> AbstractContextManager[bool]:
         """The writers' lock (see `backends.Store.writing`), shared by every machine on this database."""
         return advisory_lock(self._locks, WRITERS_LOCK, exclusive)

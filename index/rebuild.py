@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,8 @@ from .store import StoredArticle
 from .stories import connected_groups
 from .story_links import CopyFinder, CorpusShingles
 from .vectors import new_index
+
+log = logging.getLogger(__name__)
 
 # A rebuild reports each stage it enters, with its size, and gets back what to call as work is done.
 Stages = Callable[[str, int], Progress]
@@ -92,6 +95,8 @@ class Rebuilder:
                 fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 raise RebuildBusy("another rebuild is running on this data folder")
+            for name in snapshots.remove_dead_temporaries(self.root):
+                log.warning("removed %s, left in %s by a write that did not finish", name, self.root)
             if self.store.versions is None:
                 return self._build(started, stages)
             with self.store.versions.rebuilding() as alone:

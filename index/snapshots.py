@@ -3,10 +3,13 @@
 Layout under the index folder::
 
     CURRENT                  name of the live version (replaced atomically with os.replace)
-    v20261129T065700123/     one version: vectors.faiss + meta.json (model, seq, count, sha256...)
+    v20261129T065700123/     one version: vectors.faiss, files learnt with it, and meta.json (model,
+                             seq, count, the sha256 of every other file of the version)
+    .tmp-<version>-<pid>-<thread>/   a version being written by that process
 
 A version is written in full under a temporary name, then renamed; only then does CURRENT move.
-Readers therefore see either the old or the new version, never a half-written one.
+Readers therefore see either the old or the new version, never a half-written one. A version whose
+files do not match their checksums, or cannot be read, is passed over for the newest older one.
 """
 from __future__ import annotations
 
@@ -14,13 +17,14 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import threading
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO, Callable, TypeVar
 
 from . import crash_points
 from .errors import IndexCorrupt
@@ -32,6 +36,9 @@ POINTER = "CURRENT"
 STALE_SECONDS = 3600  # a temporary this old was left by a process that died
 VECTORS = "vectors.faiss"
 META = "meta.json"
+# A temporary's name ends with the id of the process writing it (see `_stage` and `_point_to`).
+_WRITER_PID = re.compile(r"^\.(?:tmp-v[0-9T]+|" + POINTER + r"\.tmp)-(\d+)-\d+$")
+Extras = TypeVar("Extras")
 
 
 @dataclass(frozen=True)
@@ -44,7 +51,8 @@ class SnapshotMeta:
     count: int
     seq: int
     built_at: str
-    sha256: str
+    sha256: str  # of the vectors file (what versions written before `files` check)
+    files: dict[str, str] = field(default_factory=dict)  # sha256 of every file of the version but meta.json
 
 
 def _fsync_write(path: Path, data: bytes) -> None:
@@ -105,7 +113,9 @@ def write_snapshot(root: Path, index: VectorIndex, model: str, seq: int,
 
     def write(folder: Path) -> None:
         nonlocal meta
-        meta = replace(meta, sha256=_write_index(folder / VECTORS, index))
+        vectors_sum = _write_index(folder / VECTORS, index)
+        sums = {VECTORS: vectors_sum, **{name: hashlib.sha256(data).hexdigest() for name, data in (extras or {}).items()}}
+        meta = replace(meta, sha256=vectors_sum, files=sums)
         for name, data in {META: json.dumps(asdict(meta), indent=1).encode(), **(extras or {})}.items():
             _fsync_write(folder / name, data)
 
@@ -186,16 +196,19 @@ def read_extra(root: Path, version: str, name: str) -> bytes | None:
 
 
 def read_snapshot(root: Path, version: str) -> tuple[SnapshotMeta, VectorIndex]:
-    """Load one version, checking its checksum; raises IndexCorrupt with the reason. The file is read
-    twice (hashed, then loaded in pieces), never held whole beside the index it makes."""
+    """Load one version, checking the checksum of every file its metadata lists (only the vectors'
+    for a version written before it listed them); raises IndexCorrupt with the reason. The vectors
+    file is read twice (hashed, then loaded in pieces), never held whole beside the index it makes."""
     folder = root / version
     try:
         meta = SnapshotMeta(**json.loads((folder / META).read_text()))
-        digest = _file_sha256(folder / VECTORS)
+        sums = {**meta.files, VECTORS: meta.sha256}
+        digests = {name: _file_sha256(folder / name) for name in sums}
     except (OSError, ValueError, TypeError) as exc:
         raise IndexCorrupt(f"index version {version} cannot be read: {exc}")
-    if digest != meta.sha256:
-        raise IndexCorrupt(f"index version {version} is damaged: {VECTORS} does not match its checksum")
+    for name, expected in sums.items():
+        if digests[name] != expected:
+            raise IndexCorrupt(f"index version {version} is damaged: {name} does not match its checksum")
     try:
         with open(folder / VECTORS, "rb") as f:
             index = VectorIndex.read(f)
@@ -215,6 +228,14 @@ def versions(root: Path) -> list[str]:
 
 def load_live(root: Path) -> tuple[SnapshotMeta, VectorIndex] | None:
     """The live version, or the newest older one that loads if the live one is damaged."""
+    loaded = load_live_with(root, lambda meta: None)
+    return (loaded[0], loaded[1]) if loaded is not None else None
+
+
+def load_live_with(root: Path, read_extras: Callable[[SnapshotMeta], Extras]
+                   ) -> tuple[SnapshotMeta, VectorIndex, Extras] | None:
+    """The live version and what `read_extras` makes of its other files, or the newest older version
+    for which both succeed: `read_extras` raises IndexCorrupt for a file it cannot read or parse."""
     live = current_version(root)
     if live is None:
         return None
@@ -222,14 +243,15 @@ def load_live(root: Path) -> tuple[SnapshotMeta, VectorIndex] | None:
     errors = []
     for version in candidates:
         try:
-            loaded = read_snapshot(root, version)
+            meta, index = read_snapshot(root, version)
+            extras = read_extras(meta)
         except IndexCorrupt as exc:
             errors.append(exc.message)
             log.error("%s", exc.message)
             continue
         if version != live:
             log.warning("serving index version %s instead of the damaged live version %s", version, live)
-        return loaded
+        return meta, index, extras
     raise IndexCorrupt("no index version can be loaded (" + "; ".join(errors) + "); run `python -m service rebuild`")
 
 
@@ -244,5 +266,32 @@ def prune(root: Path, keep: int, also_keep: set[str] = frozenset()) -> list[str]
             removed.append(version)
     for stale in [*root.glob(".tmp-*"), *root.glob(f".{POINTER}.tmp-*")]:
         if time.time() - stale.stat().st_mtime > STALE_SECONDS:
-            shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
+            _remove(stale)
     return removed
+
+
+def remove_dead_temporaries(root: Path) -> list[str]:
+    """Remove the temporaries (a version's folder, a pointer's file) of processes that are no longer
+    running: a write that was killed, or failed on a full disk, must not keep the disk full until the
+    hour of `prune` is up. Returns their names. A process of another user counts as running."""
+    removed = []
+    for path in root.glob(".*tmp-*") if root.is_dir() else []:
+        match = _WRITER_PID.match(path.name)
+        if match and not _running(int(match.group(1))):
+            _remove(path)
+            removed.append(path.name)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)

@@ -8,11 +8,17 @@ BEGIN/ROLLBACK/COMMIT by hand.
 from __future__ import annotations
 
 import fcntl
+import logging
+import os
 import sqlite3
 import time
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
+
+from .errors import StorageFull, is_storage_full
+
+log = logging.getLogger(__name__)
 
 # Parameters one statement binds at most: older SQLite builds stop at 999.
 CHUNK = 500
@@ -31,6 +37,40 @@ def connect(path: Path, busy_timeout_ms: int = 30_000) -> sqlite3.Connection:
     _set_wal(conn, busy_timeout_ms / 1000)
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+    return conn
+
+
+def is_damaged(exc: sqlite3.Error) -> bool:
+    """Whether an error says the file is no SQLite database or a damaged one (not busy, not read-only:
+    those are OperationalError and say nothing of the file's contents)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+    return type(exc) is sqlite3.DatabaseError
+
+
+def open_cache_file(path: Path, schema: str, what: str, busy_timeout_ms: int = 30_000) -> sqlite3.Connection:
+    """Open a SQLite file that only caches or keeps state that may be lost (embeddings, answers, rate
+    limits) and create its `schema`; a damaged one is moved aside as `<name>.damaged-<unix time>`
+    (with its -wal and -shm) and started afresh, logged as a warning naming both, since it must not
+    stop the service. `what` names the file's role in that message."""
+    conn: sqlite3.Connection | None = None
+    try:
+        conn = connect(path, busy_timeout_ms)
+        conn.executescript(schema)
+        return conn
+    except sqlite3.DatabaseError as exc:
+        if conn is not None:
+            conn.close()
+        if not is_damaged(exc):
+            raise
+        aside = path.with_name(f"{path.name}.damaged-{int(time.time())}")
+        log.warning("%s %s is damaged (%s); moved to %s, starting an empty one", what, path, exc, aside.name)
+        for suffix in ("", "-wal", "-shm"):
+            if Path(f"{path}{suffix}").exists():
+                os.replace(f"{path}{suffix}", f"{aside}{suffix}")
+    conn = connect(path, busy_timeout_ms)
+    conn.executescript(schema)
     return conn
 
 
@@ -53,21 +93,27 @@ def transaction(
     conn: sqlite3.Connection, lock: AbstractContextManager[Any], mode: str = "IMMEDIATE"
 ) -> Iterator[sqlite3.Connection]:
     """A transaction under `lock`, rolled back on any exception: IMMEDIATE to write, DEFERRED for a
-    consistent read of several statements."""
+    consistent read of several statements.
+
+    Raises:
+        StorageFull: the disk had no room for the transaction (nothing of it was kept).
+    """
     if mode not in _MODES:
         raise ValueError(f"transaction mode must be one of {', '.join(_MODES)}, got {mode!r}")
     with lock:
-        conn.execute(f"BEGIN {mode}")
         try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        try:
-            conn.execute("COMMIT")
-        except BaseException:  # never leave the connection inside a transaction
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            conn.execute(f"BEGIN {mode}")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:  # never leave the connection inside a transaction
+                if conn.in_transaction:  # SQLite may have rolled back itself (a full disk)
+                    conn.execute("ROLLBACK")
+                raise
+        except (sqlite3.Error, OSError) as exc:
+            if is_storage_full(exc):
+                raise StorageFull(f"no room left on the disk of the data folder ({exc}); nothing of this "
+                                  "write was kept: send it again once there is room", None) from exc
             raise
 
 

@@ -8,6 +8,7 @@ each of them which of its cached answers a write made stale. The tables and how 
 """
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from contextlib import AbstractContextManager
@@ -17,12 +18,19 @@ from typing import Any, Iterator, Sequence
 
 from . import lexical, store_changes, store_schema
 from .article import Article
+from .errors import StoreUnavailable
 from .relations import Fingerprint
-from .sqlite import connect, file_lock, rows_in, transaction
+from .sqlite import connect, file_lock, is_damaged, rows_in, transaction
 from .store_changes import Changes
 from .store_schema import COLUMNS, StoredArticle, to_stored
 
 __all__ = ["ArticleStore", "Changes", "StoredArticle"]
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    """(device, inode) of the file at `path`: what tells one file from another put in its place."""
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
 
 
 class ArticleStore:
@@ -32,10 +40,17 @@ class ArticleStore:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._conn = connect(self.path)
         self._lock = threading.RLock()
-        with self._lock:
-            store_schema.create(self._conn)
+        try:
+            self._conn = connect(self.path)
+            with self._lock:
+                store_schema.create(self._conn)
+        except sqlite3.DatabaseError as exc:
+            if not is_damaged(exc):
+                raise
+            raise StoreUnavailable(f"the article store {self.path} is damaged ({exc}); restore it from a backup "
+                                   "(it is the source of truth: it is never replaced by an empty one)") from None
+        self._identity = _identity(self.path)  # which file this process opened (see `lost`)
         while lexical.any_missing(self._conn):  # articles stored before the word index, 500 a transaction
             with self._transaction() as conn:
                 lexical.index_missing(conn, 500)
@@ -47,6 +62,17 @@ class ArticleStore:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+    def lost(self) -> str | None:
+        """Why the file at the store's path is no longer the one this process opened (removed or
+        replaced: writes would go to a file nobody will read again), or None. One `stat`."""
+        try:
+            now = _identity(self.path)
+        except OSError as exc:
+            return f"the article store {self.path} was removed while in use ({exc.strerror})"
+        if now != self._identity:
+            return f"the article store {self.path} was replaced by another file while in use"
+        return None
 
     def writing(self, exclusive: bool = False) -> AbstractContextManager[bool]:
         """The writers' lock: shared by writers at work, exclusive (False when not had) for a repair."""

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 
 from index.engine import Engine
-from index.errors import InvalidInput
+from index.errors import EngineError, InvalidInput
 from index.options import SimilarOptions, options_from
 
 from . import observability
@@ -17,11 +17,14 @@ from .errors import register_error_handlers
 
 
 def create_app_or_exit() -> Flask:
-    """`create_app()` for the commands and gunicorn: a configuration error exits with its message."""
+    """`create_app()` for the commands and gunicorn: a configuration error, or a data folder or store that
+    cannot be used (read-only, damaged), exits with one line saying what is wrong."""
     try:
         return create_app()
     except ValueError as exc:
         raise SystemExit(f"configuration error: {exc}") from None
+    except EngineError as exc:
+        raise SystemExit(f"cannot start: {exc.message}") from None
 
 
 def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None = None) -> Flask:
@@ -78,7 +81,7 @@ def _similar_defaults(app: Flask, engine: Engine) -> None:
 
 
 def _register(app: Flask, engine: Engine) -> None:
-    from . import api, cli, demo, health, openapi, security, widget
+    from . import api, cli, demo, headers, health, openapi, request_body, security, widget
 
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
@@ -87,5 +90,7 @@ def _register(app: Flask, engine: Engine) -> None:
     cli.init_app(app)
     security.init_app(app, engine.data_dir, engine.store.bucket_table() if app.config["DATABASE_URL"] else None)
     observability.init_app(app)
+    request_body.init_app(app)  # a body slower than BODY_TIMEOUT is 408, its thread freed
+    headers.init_app(app)
     app.register_blueprint(openapi.bp)
     register_error_handlers(app)

@@ -34,6 +34,8 @@ def json_body() -> Any:
     if request.mimetype != "application/json":
         raise UnsupportedMediaType("request body must be sent as Content-Type: application/json", "Content-Type")
     limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if (request.content_length or 0) > limit:  # refused from its length, unread
+        raise RequestEntityTooLarge()
     # A chunked body has no Content-Length to check beforehand, and werkzeug's stream would cut it at
     # the limit without a word: read what the server says ends (input_terminated) up to one byte more.
     terminated = request.environ.get("wsgi.input_terminated")

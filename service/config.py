@@ -19,6 +19,7 @@ DEFAULTS: dict[str, Any] = {
     "WARM_ARTICLES": 50_000,  # newest articles whose similar stories `rebuild` computes ahead of requests
     "MAX_BULK": 1000,
     "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
+    "BODY_TIMEOUT": 30,  # seconds a client has to send a request's whole body (408 beyond; 0: no limit)
     "RELATED_FLOOR": None,  # cosine floor of `related`; default: measured for the model (0.86 for e5)
     "RECENCY_HALF_LIFE_DAYS": 0,  # service-wide default; 0 = no recency decay
     # Named defaults a request selects with profile=NAME (JSON object of objects in the environment).

@@ -6,18 +6,22 @@ import logging
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
-from index.errors import EngineError, IndexCorrupt, InvalidInput, ModelMismatch, NotFound
+from index.errors import (EngineError, IndexCorrupt, InvalidInput, ModelMismatch, NotFound, StorageFull, StoreUnavailable,
+                          is_storage_full)
 from index.postgres import unavailable
 
+from .request_body import BodyTimeout
 from .security import Forbidden, TooManyRequests, Unauthorized, UnsupportedMediaType
 
 log = logging.getLogger(__name__)
 
 STATUS = {
     InvalidInput: 400, Unauthorized: 401, Forbidden: 403, NotFound: 404, UnsupportedMediaType: 415,
-    TooManyRequests: 429,
-    ModelMismatch: 503, IndexCorrupt: 503,
+    BodyTimeout: 408, TooManyRequests: 429,
+    ModelMismatch: 503, IndexCorrupt: 503, StoreUnavailable: 503,
+    StorageFull: 507,
 }
+STORAGE_RETRY_SECONDS = 60  # Retry-After of a write refused for want of disk space (507)
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None):
@@ -35,6 +39,8 @@ def register_error_handlers(app: Flask) -> None:
         response = error_response(status, exc.code, exc.message, exc.field)
         if isinstance(exc, TooManyRequests):
             response.headers["Retry-After"] = str(exc.retry_after)
+        if isinstance(exc, StorageFull):
+            response.headers["Retry-After"] = str(STORAGE_RETRY_SECONDS)
         if isinstance(exc, Unauthorized):
             response.headers["WWW-Authenticate"] = "Bearer"
         return response
@@ -55,6 +61,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
+        if is_storage_full(exc):  # PostgreSQL's disk_full (SQLSTATE 53100): as SQLite's, 507 naming it
+            return engine_error(StorageFull("the database's disk is full; the write was not kept, send it again later"))
         if unavailable(exc):  # DATABASE_URL's server is down or saturated: a client may try again
             log.error("database unavailable: %s", exc)
             response = error_response(503, "database_unavailable", "the database is unavailable; try again shortly")

@@ -8,4 +8,9 @@ bp = Blueprint("health", __name__)
 
 @bp.get("/healthz")
 def healthz():
-    return {"status": "ok", **current_app.extensions["engine"].health()}
+    """200 while the process answers; `status` says whether its store can be trusted (see /readyz)."""
+    engine = current_app.extensions["engine"]
+    health = engine.health()  # caught up with the store and the live version first
+    problem = engine.store_problem()
+    return {"status": "ok" if problem is None else "store_unusable", **health,
+            **({"problem": problem} if problem else {})}

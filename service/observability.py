@@ -22,6 +22,9 @@ from prometheus_client import (
 bp = Blueprint("observability", __name__)
 access_log = logging.getLogger("service.access")
 
+# Label values a client cannot choose: a made-up method is "other", a path no route matches "unmatched"
+# (each new label value is a series in every worker's file, kept until the server restarts).
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 REQUESTS = Counter("http_requests_total", "HTTP requests", ["route", "method", "status"])
 LATENCY = Histogram("http_request_duration_seconds", "HTTP request latency", ["route", "method"],
                     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
@@ -80,8 +83,9 @@ def _before() -> None:
 def _after(response: Response) -> Response:
     elapsed = time.perf_counter() - g.get("started", time.perf_counter())
     route = request.url_rule.rule if request.url_rule else "unmatched"
-    REQUESTS.labels(route=route, method=request.method, status=str(response.status_code)).inc()
-    LATENCY.labels(route=route, method=request.method).observe(elapsed)
+    method = request.method if request.method in KNOWN_METHODS else "other"
+    REQUESTS.labels(route=route, method=method, status=str(response.status_code)).inc()
+    LATENCY.labels(route=route, method=method).observe(elapsed)
     response.headers["X-Request-ID"] = g.get("request_id", "")
     access_log.info(
         "%s %s %s", request.method, route, response.status_code,
@@ -114,8 +118,9 @@ def metrics() -> Response:
 @bp.get("/readyz")
 def readyz():
     engine = current_app.extensions["engine"]
-    if not engine.ready:
-        return {"ready": False}, 503
+    reason = engine.not_ready_because()
+    if reason is not None:
+        return {"ready": False, "reason": reason}, 503
     return {"ready": True, "index_version": engine.health()["index_version"]}
 
 

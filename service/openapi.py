@@ -41,7 +41,7 @@ SIMILAR_PARAMS = [
     _query("profile", {"type": "string", "enum": ["widget"]}, "named defaults from the service's PROFILES"),
     _query("duplicates", {"type": "string", "enum": ["collapse", "include"]}),
     _query("language", NAME), _query("section", NAME), _query("source", NAME), _query("exclude_source", NAME),
-    _query("exclude", {"type": "string", "pattern": "^[^,]+(,[^,]+)*$"}, "comma-separated ids"),
+    _query("exclude", {"type": "string"}, "comma-separated ids (empty items are ignored)"),
     _query("since", {"type": "string", "format": "date-time"}), _query("until", {"type": "string", "format": "date-time"}),
     _query("max_age_days", {"type": "number", "minimum": 0}), _query("min_score", {"type": "number", "minimum": -1, "maximum": 1}),
     _query("min_relatedness", {"type": "number", "minimum": 0, "maximum": 1},
@@ -175,7 +175,7 @@ SPEC: dict[str, Any] = {
                            **{p["name"]: {"anyOf": [p["schema"], {"type": "null"}]}
                               for p in SIMILAR_PARAMS if p["name"] != "exclude"},
                            "exclude": {"anyOf": [{"type": "array", "items": {"type": "string", "minLength": 1}},
-                                                 {"type": "string", "pattern": "^[^,]+(,[^,]+)*$"},
+                                                 {"type": "string"},
                                                  {"type": "null"}]}}},
             "Pair": {"type": "object", "required": ["a", "b"], "properties": {
                 "a": {"$ref": "#/components/schemas/Draft"}, "b": {"$ref": "#/components/schemas/Draft"}}},

@@ -16,10 +16,11 @@ from flask import Flask, current_app, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from index.errors import EngineError, InvalidInput
-from index.sqlite import connect, transaction
+from index.sqlite import open_cache_file, transaction
 
 log = logging.getLogger(__name__)
 LOCALHOST = {"127.0.0.1", "::1"}
+MIN_KEY_LENGTH = 16  # characters; a shorter key is warned about at start (random 16 characters are ~80+ bits)
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 # Headers a reverse proxy may add: a request carrying one came through a proxy, whatever its address.
 PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Port",
@@ -98,6 +99,10 @@ def requires_key(view: Callable[..., Any]) -> Callable[..., Any]:
     return guarded
 
 
+# (a bucket's (tokens, at) or None, the time) -> (tokens, at, wait): see `RateLimiter.spend`.
+Spend = Callable[[tuple[float, float] | None, float], tuple[float, float, float]]
+
+
 class RateLimiter:
     """A token bucket per client, `rate` requests per `period` seconds, bursts up to `rate`, kept where
     every worker shares it: a SQLite file of the data folder, or the shared database (`DATABASE_URL`),
@@ -108,41 +113,55 @@ class RateLimiter:
         self._buckets = SqliteBuckets(buckets) if isinstance(buckets, Path) else buckets
 
     def take(self, client: str, now: float | None = None) -> float:
-        """0 when the request may go, else the seconds to wait for the next token."""
-        now = time.time() if now is None else now  # wall-clock: the same in every process
-        per_second = self.rate / self.period
+        """0 when the request may go, else the seconds to wait for the next token.
 
-        def spend(row: tuple[float, float] | None) -> tuple[float, float]:
-            tokens, last = row if row else (float(self.rate), now)
-            tokens = min(float(self.rate), tokens + max(0.0, now - last) * per_second)
-            wait = 0.0 if tokens >= 1 else (1 - tokens) / per_second
-            return (tokens - 1 if not wait else tokens), wait
-
+        Args:
+            now: the time (tests); by default the wall clock (the same in every process), read only
+                once the client's bucket is locked.
+        """
+        clock = time.time if now is None else (lambda: now)
         # Idle clients (full buckets) are forgotten now and then rather than kept without bound.
-        return self._buckets.update(client, now, spend, forget_before=now - self.period if random.random() < 0.001
-                                    else None)
+        forget_after = self.period if random.random() < 0.001 else None
+        return self._buckets.update(client, clock, self.spend, forget_after)
+
+    def spend(self, row: tuple[float, float] | None, now: float) -> tuple[float, float, float]:
+        """A bucket's (tokens, at) after one request at `now`, and the wait (0: the request goes).
+
+        A bucket's clock never moves backwards: a time read before another request's (a clock
+        behind, on another machine) would refill the same seconds twice.
+        """
+        per_second = self.rate / self.period
+        tokens, last = row if row else (float(self.rate), now)
+        now = max(now, last)
+        tokens = min(float(self.rate), tokens + (now - last) * per_second)
+        wait = 0.0 if tokens >= 1 else (1 - tokens) / per_second
+        return (tokens - 1 if not wait else tokens), now, wait
 
 
 class SqliteBuckets:
     """Token buckets in a SQLite file (see `RateLimiter`)."""
 
     def __init__(self, path: Path) -> None:
-        self._conn = connect(path, busy_timeout_ms=LIMITS_WAIT_MS)
+        schema = "CREATE TABLE IF NOT EXISTS buckets (client TEXT PRIMARY KEY, tokens REAL, at REAL);"
+        self._conn = open_cache_file(path, schema, "rate-limit state", busy_timeout_ms=LIMITS_WAIT_MS)
         self._lock = threading.Lock()
-        with self._lock:
-            self._conn.execute("CREATE TABLE IF NOT EXISTS buckets (client TEXT PRIMARY KEY, tokens REAL, at REAL)")
 
-    def update(self, client: str, now: float, spend: Callable[[tuple[float, float] | None], tuple[float, float]],
-               forget_before: float | None) -> float:
-        """Replace a client's (tokens, at) by spend's in one transaction; returns spend's wait."""
+    def update(self, client: str, clock: Callable[[], float], spend: Spend, forget_after: float | None) -> float:
+        """Replace a client's (tokens, at) by spend's in one transaction, the time read from `clock`
+        once every other process's update is done (BEGIN IMMEDIATE); returns spend's wait.
+
+        Args:
+            forget_after: also drop the buckets idle for longer than this many seconds.
+        """
         with transaction(self._conn, self._lock) as conn:
+            now = clock()
             row = conn.execute("SELECT tokens, at FROM buckets WHERE client = ?", (client,)).fetchone()
-            tokens, wait = spend(tuple(row) if row else None)
+            tokens, at, wait = spend(tuple(row) if row else None, now)
             conn.execute("INSERT INTO buckets (client, tokens, at) VALUES (?, ?, ?) "
                          "ON CONFLICT(client) DO UPDATE SET tokens = excluded.tokens, at = excluded.at",
-                         (client, tokens, now))
-            if forget_before is not None:
-                conn.execute("DELETE FROM buckets WHERE at < ?", (forget_before,))
+                         (client, tokens, at))
+            if forget_after is not None:
+                conn.execute("DELETE FROM buckets WHERE at < ?", (now - forget_after,))
         return wait
 
 
@@ -200,3 +219,7 @@ def warn_about_writes(app: Flask) -> None:
     if not app.extensions["api_keys"]:
         log.warning("no API key configured (API_KEYS / API_KEYS_FILE): writes over HTTP are %s",
                     "accepted from this machine only (ALLOW_LOCAL_WRITES)" if app.config["ALLOW_LOCAL_WRITES"] else "refused")
+    short = sum(1 for key in app.extensions["api_keys"] if len(key.decode()) < MIN_KEY_LENGTH)
+    if short:  # how many, never which: the log must not help guess them
+        log.warning("%d API key%s shorter than %d characters (API_KEYS / API_KEYS_FILE): use long random keys",
+                    short, " is" if short == 1 else "s are", MIN_KEY_LENGTH)

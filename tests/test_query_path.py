@@ -3,6 +3,8 @@ is computed again the plain way, one pair at a time with the per-pair functions,
 the real model, and the answers must be the same items in the same order."""
 from __future__ import annotations
 
+import json
+
 import math
 import shutil
 from dataclasses import replace
@@ -124,7 +126,12 @@ def first_key(engine, article_id: str) -> int:
 
 
 def test_a_version_without_its_words_file_answers_the_same_from_the_store(sample_copy, sample_engine, queries):
-    (sample_copy / "index" / (sample_copy / "index" / "CURRENT").read_text().strip() / ARTICLE_WORDS).write_bytes(b"damaged")
+    # A version written before the words file existed: none on disk, none in its metadata.
+    version = sample_copy / "index" / (sample_copy / "index" / "CURRENT").read_text().strip()
+    (version / ARTICLE_WORDS).unlink()
+    meta = json.loads((version / "meta.json").read_text())
+    meta["files"].pop(ARTICLE_WORDS)
+    (version / "meta.json").write_text(json.dumps(meta))
     engine = Engine(sample_copy, embedder=sample_engine.embedder, embedding_cache=sample_engine.cache.path)
     engine.load()
     assert engine.live.version.words is None

@@ -55,3 +55,18 @@ def test_prune_keeps_the_newest_and_the_live(tmp_path):
     assert snapshots.versions(tmp_path) == made[3:]
     assert not (tmp_path / ".tmp-vstale").exists() and (tmp_path / ".tmp-vbeing-written").exists()
     assert snapshots.current_version(tmp_path) == made[-1]
+
+
+def test_every_file_of_a_version_is_checked_and_a_damaged_one_falls_back(tmp_path):
+    extras = {"frequencies.json.z": b"learnt words", "words.npz": b"article words"}
+    first = snapshots.write_snapshot(tmp_path, build(10), "m", seq=1, extras=extras)
+    second = snapshots.write_snapshot(tmp_path, build(20), "m", seq=2, extras=extras)
+    assert set(second.files) == {snapshots.VECTORS, *extras}
+    (tmp_path / second.version / "words.npz").write_bytes(b"article wordz")  # one byte changed
+    with pytest.raises(IndexCorrupt, match="words.npz does not match its checksum"):
+        snapshots.read_snapshot(tmp_path, second.version)
+    meta, index = snapshots.load_live(tmp_path)
+    assert meta.version == first.version and len(index) == 10
+    (tmp_path / first.version / "frequencies.json.z").unlink()  # a listed file that is gone
+    with pytest.raises(IndexCorrupt, match="cannot be read"):
+        snapshots.read_snapshot(tmp_path, first.version)

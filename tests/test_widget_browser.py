@@ -329,6 +329,23 @@ def test_demo_page_shows_the_block_of_the_picked_article(watched, service, artic
     assert w.errors == []
 
 
+def test_demo_page_runs_under_its_content_security_policy(watched, service):
+    """The demo page's policy (#26) allows all it loads: its script and stylesheet files, its API calls and
+    the stylesheet widget.js adds to the page; the browser reports no violation."""
+    w = watched()
+    w.page.add_init_script("window.violations = []; document.addEventListener('securitypolicyviolation', "
+                           "(e) => window.violations.push(e.violatedDirective + ' ' + e.blockedURI));")
+    response = w.page.goto(service + "/")
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert response.headers["x-frame-options"] == "DENY" and response.headers["x-content-type-options"] == "nosniff"
+    w.page.wait_for_function("document.getElementById('chosen').textContent !== '—'")
+    w.page.locator("#articles li", has_text=ENGLISH[1]["headline"]).click()
+    w.page.wait_for_selector(f"#block [data-article-id='{ENGLISH[1]['id']}'][data-sa-state=ready]")
+    assert w.page.eval_on_selector("#block .sa-block", "b => getComputedStyle(b).borderTopWidth") == "3px"  # widget.js's
+    assert w.page.eval_on_selector("body", "b => getComputedStyle(b).marginTop") == "0px"  # demo.css
+    assert w.page.evaluate("window.violations") == [] and w.errors == []
+
+
 # Where each item's date starts and ends on screen, and where its source ends (left to right).
 BIDI_LAYOUT = """(block, id) => {
     const li = block.querySelector(`.sa-item[data-id="${id}"]`);

@@ -83,13 +83,15 @@ def _similar_defaults(app: Flask, engine: Engine) -> None:
 def _register(app: Flask, engine: Engine) -> None:
     from . import api, cli, demo, headers, health, openapi, request_body, security, widget
 
+    # After-request hooks run in the reverse order of their registration: the access log and /metrics
+    # first here, so that they run last and record the response as sent (a 304 made by widget's ETag hook).
+    observability.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(demo.bp)
     app.register_blueprint(widget.bp)  # also CORS, Cache-Control and ETag of the API's GET answers
     cli.init_app(app)
     security.init_app(app, engine.data_dir, engine.store.bucket_table() if app.config["DATABASE_URL"] else None)
-    observability.init_app(app)
     request_body.init_app(app)  # a body slower than BODY_TIMEOUT is 408, its thread freed
     headers.init_app(app)
     app.register_blueprint(openapi.bp)

@@ -93,6 +93,25 @@ def test_similar_answers_carry_etag_and_304(client, loaded):
     assert client.get(url, headers={"If-None-Match": '"stale"'}).status_code == 200
 
 
+def test_a_304_is_logged_and_counted_as_304(client, loaded, caplog):
+    """The status a client gets is the one /metrics counts and the access log writes (it was the 200
+    the view returned before the ETag hook turned it into a 304)."""
+    from service.observability import REQUESTS
+
+    url = f"/v1/articles/{loaded[0]['id']}/similar?k=3&min_relatedness=0"
+    route = "/v1/articles/<path:article_id>/similar"
+
+    def counted(status: str) -> float:
+        return REQUESTS.labels(route=route, method="GET", status=status)._value.get()
+
+    etag = client.get(url).headers["ETag"]
+    before_304, before_200 = counted("304"), counted("200")
+    with caplog.at_level("INFO", logger="service.access"):
+        assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
+    assert (counted("304") - before_304, counted("200") - before_200) == (1, 0)
+    assert [r.status for r in caplog.records if hasattr(r, "status")] == [304]
+
+
 def test_other_reads_revalidate_and_writes_and_errors_are_not_cached(client, loaded):
     article = client.get(f"/v1/articles/{loaded[0]['id']}")
     assert article.headers["Cache-Control"] == "no-cache" and article.headers["ETag"]

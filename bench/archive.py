@@ -221,16 +221,21 @@ def measure(label: str, tree: Path, archive: Archive, vectors: Path, work: Path,
     env = {**tree_env(tree), "DATA_DIR": str(data)}
     out: dict[str, Any] = {"articles": archive.articles}
     try:
-        print(f"[{label} N={archive.size}] ingest", flush=True)
-        out["ingest_s"], out["ingest_rss"] = timed(
-            [str(PYTHON), "-m", "service", "ingest", str(archive.jsonl), "--vectors", str(vectors)],
-            tree, env, work / f"{label}-{archive.size}-ingest.log")
-        print(f"[{label} N={archive.size}] rebuild (ingest {out['ingest_s']:.0f} s)", flush=True)
-        out["rebuild_s"], out["rebuild_rss"] = timed([str(PYTHON), "-m", "service", "rebuild", "--no-warm"],
-                                                     tree, env, work / f"{label}-{archive.size}-rebuild.log")
-        out["import_total_s"] = out["ingest_s"] + out["rebuild_s"]
+        if args.reuse and (data / "index" / "CURRENT").exists():  # serving figures only, over a kept folder
+            print(f"[{label} N={archive.size}] reusing {data} (no import figures)", flush=True)
+            for cached in data.glob("answers.sqlite*"):  # answers of the ids asked before: first-time again
+                cached.unlink()
+        else:
+            print(f"[{label} N={archive.size}] ingest", flush=True)
+            out["ingest_s"], out["ingest_rss"] = timed(
+                [str(PYTHON), "-m", "service", "ingest", str(archive.jsonl), "--vectors", str(vectors)],
+                tree, env, work / f"{label}-{archive.size}-ingest.log")
+            print(f"[{label} N={archive.size}] rebuild (ingest {out['ingest_s']:.0f} s)", flush=True)
+            out["rebuild_s"], out["rebuild_rss"] = timed([str(PYTHON), "-m", "service", "rebuild", "--no-warm"],
+                                                         tree, env, work / f"{label}-{archive.size}-rebuild.log")
+            out["import_total_s"] = out["ingest_s"] + out["rebuild_s"]
         out["disk"] = folder_bytes(data)
-        print(f"[{label} N={archive.size}] serve (rebuild {out['rebuild_s']:.0f} s)", flush=True)
+        print(f"[{label} N={archive.size}] serve", flush=True)
         with production_server(tree, data, GUNICORN, env) as server:
             out["ready_s"] = server.ready_seconds
             out["index_type"] = server.health().get("index_type", "?")
@@ -380,6 +385,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=None,
                         help="folder for archives and data (default: a new one in /tmp); an archive there is reused")
     parser.add_argument("--keep", action="store_true", help="keep the data folders and archives")
+    parser.add_argument("--reuse", action="store_true",
+                        help="with --work: serve the data folders a --keep run left (serving figures only)")
     parser.add_argument("--cache-keyed", action="store_true",
                         help="the current code imports the cache-keyed file too (not the id-keyed npz)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")

@@ -94,6 +94,7 @@ class Engine:
         self._store_name = "of DATABASE_URL" if database_url else str(self.data_dir / "articles.sqlite")
         self._agreement: tuple[tuple[str, int] | None, str | None] = (None, None)  # (version, seq) checked, outcome
         self._reported: str | None = None  # the store problem last logged
+        self._counted: tuple[int, int] | None = None  # (change-log position, articles) of the last count
         self.cache = (EmbeddingCache(Path(embedding_cache)) if embedding_cache
                       else self.store.embedding_cache() if database_url
                       else EmbeddingCache(self.data_dir / "embeddings.sqlite"))
@@ -215,12 +216,21 @@ class Engine:
         self.live.sync()
         meta = self.live.version.meta
         calibration = self.search.calibration
-        return {"articles": self.store.count(), "indexed": len(self.live), "model": self.model,
+        return {"articles": self._article_count(), "indexed": len(self.live), "model": self.model,
                 "index_version": meta.version if meta else None, "index_built_at": meta.built_at if meta else None,
                 "index_type": self.live.kind,
                 "relatedness": {"calibrated": calibration is not None,
                                 "floor": calibration.floor if calibration else None,
                                 "source": calibration.source if calibration else None}}
+
+    def _article_count(self) -> int:
+        """The store's article count, counted again only when the store has changed (a count reads every
+        row: 5 ms at a million articles, too much for what load balancers poll every few seconds)."""
+        seq = self.live.seq
+        counted = self._counted
+        if counted is None or counted[0] != seq:
+            counted = self._counted = (seq, self.store.count())
+        return counted[1]
 
     # -- calibration -------------------------------------------------------------------------------
 

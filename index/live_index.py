@@ -218,11 +218,12 @@ class LiveIndex:
         """What was learnt with a version (None for a file it was made without); IndexCorrupt naming
         the file when one cannot be read, so that an older version is loaded instead."""
         where = f"index version {meta.version}"
-        read = {FREQUENCIES: Frequencies.from_blob, ARTICLE_WORDS: lambda blob: ArticleWords.from_bytes(blob, where)}
+        read = {FREQUENCIES: lambda: Frequencies.from_blob(snapshots.read_extra(self.root, meta.version, FREQUENCIES)),
+                ARTICLE_WORDS: lambda: ArticleWords.read(self.root / meta.version / ARTICLE_WORDS, where)}
         learnt = []
         for name, parse in read.items():
             try:
-                learnt.append(parse(snapshots.read_extra(self.root, meta.version, name)))
+                learnt.append(parse())
             except Exception as exc:  # zlib, json, zip and numpy each raise their own on damaged bytes
                 raise IndexCorrupt(f"{where} is damaged: {name} cannot be read ({type(exc).__name__}: {exc})") from exc
         return learnt[0], learnt[1]

@@ -106,3 +106,16 @@ def test_draft_search(engine, few):
     answer = engine.similar_to_text(row["headline"], row["body"], k=3, duplicates="include")
     assert answer["items"][0]["id"] == row["id"]
     assert answer["items"][0]["relation"] == "duplicate"
+
+
+def test_health_counts_the_store_again_only_after_it_changed(engine, few, monkeypatch):
+    """/healthz is polled every few seconds and a count reads every row: counted once per change."""
+    engine.upsert([validate_article(a) for a in few[:3]])
+    counts = []
+    real_count = engine.store.count
+    monkeypatch.setattr(engine.store, "count", lambda: counts.append(1) or real_count())
+    assert [engine.health()["articles"] for _ in range(3)] == [3, 3, 3] and len(counts) == 1
+    engine.delete(few[0]["id"])
+    assert engine.health()["articles"] == 2 and len(counts) == 2
+    engine.upsert([validate_article(few[5])])
+    assert engine.health()["articles"] == 3

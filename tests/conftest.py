@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -159,3 +160,13 @@ def open_test_store(store_location):
     yield open_it
     for store in opened:
         store.close()
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 30) -> None:
+    """Terminate a server process, and kill it if it has not exited within `timeout` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

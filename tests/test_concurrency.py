@@ -22,7 +22,7 @@ import pytest
 from index.engine import Engine
 from service.config import DEFAULTS
 
-from .conftest import ROOT, SAMPLE_VECTORS, TEST_CACHE
+from .conftest import ROOT, SAMPLE_VECTORS, TEST_CACHE, stop_process
 from .test_hardening import chunked_post
 from .test_server import free_port
 
@@ -316,11 +316,6 @@ def test_gunicorn_two_workers_under_mixed_load(tmp_path, sample_rows):
         assert chunked_post(f"http://127.0.0.1:{port}", "/v1/articles", [article[:-1], b" " * 2**21, b"}"]) == 413
         assert request(port, "GET", article_path("chunked-over"))[0] == 404
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_process(server)
         log.close()
     assert "Traceback" not in (tmp_path / "gunicorn.log").read_text(encoding="utf-8", errors="replace")

@@ -69,13 +69,7 @@ def serving(env: dict[str, str], log: Path) -> Iterator[str]:
 
 
 def send(method: str, url: str, body: dict | None = None) -> tuple[int, dict]:
-    data = json.dumps(body, ensure_ascii=False).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
+    return call(url, body, method)
 
 
 def remove_store(data: Path) -> None:

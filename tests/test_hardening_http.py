@@ -27,7 +27,7 @@ from service import create_app
 from service.security import warn_about_writes
 from service.widget import csp_hash, css_between_markers, read_script
 
-from .conftest import ROOT, SAMPLE_VECTORS, clean_environ
+from .conftest import ROOT, SAMPLE_VECTORS, clean_environ, stop_process
 from .test_concurrency import cli, request, service_env, write_jsonl
 from .test_hardening import ingest
 from .test_server import free_port
@@ -67,12 +67,7 @@ def serving_prod(data_dir: Path, log_path: Path, **settings: str) -> Iterator[in
             time.sleep(0.2)
         yield port
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_process(server)
 
 
 @pytest.fixture(scope="module")

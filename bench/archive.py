@@ -6,7 +6,7 @@ For each size N, in fresh data folders under /tmp:
    with a few words changed and two swapped, their vectors at cosine 0.97 from the original's;
 2. `python -m service ingest FILE --vectors NPZ` and `python -m service rebuild --no-warm`, each timed
    with its peak resident memory (the child's rusage);
-3. the production server (gunicorn as `make serve-prod` starts it: 2 workers x 4 threads,
+3. the production server (gunicorn as `make serve-prod` starts it: 2 workers x 16 threads,
    PROMETHEUS_MULTIPROC_DIR) on a free port of 127.0.0.1, and through it: first-time GET
    similar?k=10&exclude_source=... (each id once, so nothing precomputed or cached) interleaved with
    GET /healthz, medians, p99 and ratio; the workers' CPU time per request of each route alone (a

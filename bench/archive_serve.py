@@ -114,7 +114,7 @@ def proc_memory(pid: int) -> dict[str, int] | None:
 @contextmanager
 def production_server(tree: Path, data_dir: Path, gunicorn: Path, env: dict[str, str], workers: int = 2,
                       ready_timeout: float = 3600) -> Iterator[Server]:
-    """gunicorn on a free port of 127.0.0.1 as `make serve-prod` starts it (`--workers 2 --threads 4`,
+    """gunicorn on a free port of 127.0.0.1 as `make serve-prod` starts it (`--workers 2 --threads 16`,
     PROMETHEUS_MULTIPROC_DIR), from `tree`; yields once /readyz answers 200."""
     port = free_port()
     metrics = data_dir / ".metrics"
@@ -125,7 +125,7 @@ def production_server(tree: Path, data_dir: Path, gunicorn: Path, env: dict[str,
                 "ALLOW_LOCAL_WRITES": "1"}
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [str(gunicorn), "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", "4",
+            [str(gunicorn), "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", "16",
              "--timeout", "600", "service.wsgi:app"], cwd=tree, env=settings, stdout=out, stderr=subprocess.STDOUT)
     started = time.monotonic()
     try:

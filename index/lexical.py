@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import heapq
 import json
 import math
 import sqlite3
@@ -91,7 +92,7 @@ def lexical_query(words: list[str], frequencies: Frequencies) -> LexicalQuery:
     limit = max(2, MAX_DOC_SHARE * total)
     docs = {t: max(1, frequencies.docs.get(t, 0)) for t in counts}
     idf = {t: math.log(1 + (total - d + 0.5) / (d + 0.5)) for t, d in docs.items() if d <= limit}
-    best = sorted(idf, key=lambda t: (-counts[t] * idf[t], t))[:QUERY_TERMS]
+    best = heapq.nsmallest(QUERY_TERMS, idf, key=lambda t: (-counts[t] * idf[t], t))  # as sorted(...)[:QUERY_TERMS]
     searched = tuple([t for t in best if docs[t] <= MAX_SEARCHED_DOCS][:SEARCH_TERMS])
     return LexicalQuery({t: idf[t] for t in best}, sum(idf[t] for t in best), searched)
 

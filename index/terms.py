@@ -68,12 +68,17 @@ def shared_terms(a: str, b: str, limit: int = MAX_TERMS) -> list[str]:
     """The main terms of text `a` also found in text `b`: two-word names first, then single words,
     in the order they appear in `a` (headline first), shown as written in `a`."""
     words_a, words_b = content_words(a), content_words(b)
+    keys_a = {key for key, _ in words_a}
     keys_b = {key for key, _ in words_b}
-    pairs_b = {(x[0], y[0]) for x, y in zip(words_b, words_b[1:])}
+    # The words that follow each word of `b` that `a` also has: the two-word names `a` could share.
+    following_b: dict[str, set[str]] = {}
+    for (k1, _), (k2, _) in zip(words_b, words_b[1:]):
+        if k1 in keys_a:
+            following_b.setdefault(k1, set()).add(k2)
     terms: list[str] = []
     used: set[str] = set()
     for (k1, s1), (k2, s2) in zip(words_a, words_a[1:]):
-        if (k1, k2) in pairs_b and k1 not in used and k2 not in used:
+        if k2 in following_b.get(k1, ()) and k1 not in used and k2 not in used:
             terms.append(f"{s1} {s2}")
             used.update((k1, k2))
     for key, surface in words_a:

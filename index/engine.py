@@ -172,7 +172,7 @@ class Engine:
         """Why the store cannot be trusted, or None: its file removed or replaced under this process
         (writes would go to a file nobody reads again), or it holds fewer changes than the loaded index
         version was built from (a store removed and started afresh, or an older copy put back). Logged
-        as an error the first time it is seen. Costs a `stat`, and a count once per version and position."""
+        as an error the first time it is seen. Costs a `stat`, and a count once per change-log position."""
         problem = self.store.lost() or self._behind_index()
         if problem is not None and problem != self._reported:
             log.error("%s", problem)
@@ -186,8 +186,8 @@ class Engine:
         if self._agreement[0] != (meta.version, seq):
             # A version's seq is the store's change-log position it was built at; the log only grows
             # (deletes are changes too), so a store behind it, or empty at it, is not the one it was built from.
-            behind = seq < meta.seq or (seq == meta.seq and meta.count > 0 and self.store.count() == 0)
-            found = (f"the article store {self._store_name} holds {self.store.count()} articles and changes up to "
+            behind = seq < meta.seq or (seq == meta.seq and meta.count > 0 and self._article_count() == 0)
+            found = (f"the article store {self._store_name} holds {self._article_count()} articles and changes up to "
                      f"{seq}, but index version {meta.version} was built from {meta.count} articles and changes up "
                      f"to {meta.seq}: the store was removed or replaced (an empty or older copy); put back the store "
                      "the index was built from, or run `python -m service rebuild` to index what the store holds"

@@ -180,12 +180,10 @@ def words_by_key(conn: sqlite3.Connection, keys: list[int]) -> dict[int, frozens
     return {row[0]: frozenset(row[1].split()) for row in rows}
 
 
-def put(conn: sqlite3.Connection, key: int, headline: str, body: str) -> frozenset[str]:
-    """Index an article's words under its key (replacing what the key held); returns them."""
-    words = words_of(headline, body)
+def put(conn: sqlite3.Connection, key: int, terms: str) -> None:
+    """Index an article's words (`words_of`, space-separated) under its key, replacing what the key held."""
     conn.execute("DELETE FROM lexical WHERE rowid = ?", (key,))
-    conn.execute("INSERT INTO lexical (rowid, terms) VALUES (?, ?)", (key, " ".join(words)))
-    return frozenset(words)
+    conn.execute("INSERT INTO lexical (rowid, terms) VALUES (?, ?)", (key, terms))
 
 
 MISSING = "SELECT key, headline, body FROM articles WHERE key NOT IN (SELECT rowid FROM lexical) LIMIT ?"
@@ -201,7 +199,7 @@ def index_missing(conn: sqlite3.Connection, batch: int) -> int:
     before it); returns how many."""
     rows = conn.execute(MISSING, (batch,)).fetchall()
     for row in rows:
-        put(conn, row[0], row[1], row[2])
+        put(conn, row[0], " ".join(words_of(row[1], row[2])))
     return len(rows)
 
 

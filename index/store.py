@@ -132,9 +132,7 @@ class ArticleStore:
                 values = store_schema.upsert_values(article, embed_key, fp, now, linked)
                 key = conn.execute(store_schema.UPSERT, values).fetchone()[0]
                 before = lexical.words_by_key(conn, [key]).get(key, frozenset())
-                # as lexical.put, with the words computed before the transaction
-                conn.execute("DELETE FROM lexical WHERE rowid = ?", (key,))
-                conn.execute("INSERT INTO lexical (rowid, terms) VALUES (?, ?)", (key, words))
+                lexical.put(conn, key, words)
                 store_changes.log_vector(conn, key, embed_key, " ".join(sorted(before | set(words.split()))))
 
     def delete(self, article_id: str) -> bool:

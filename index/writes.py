@@ -165,4 +165,4 @@ class Writer:
         return unique
 
 
-__all__ = ["Writer", "with_language"]
+__all__ = ["Writer"]

@@ -146,6 +146,16 @@ def store_location(request, tmp_path) -> str:
     return request.getfixturevalue("database_url")
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def bucket_store(request, tmp_path):
+    """Where a rate limiter keeps its buckets, once for each backend: a SQLite file, then a PostgreSQL table."""
+    if request.param == "sqlite":
+        return tmp_path / "limits.sqlite"
+    from index.pg_store import PostgresStore
+
+    return PostgresStore(request.getfixturevalue("database_url")).bucket_table()
+
+
 @pytest.fixture
 def open_test_store(store_location):
     """Opens (or reopens) the store at `store_location`; every store opened is closed after the test."""

@@ -85,15 +85,8 @@ def test_model_endpoints_are_rate_limited_per_client(engine, few):
     assert other.status_code == 200  # another client has its own bucket
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
-def test_token_bucket_refills(tmp_path, backend, request):
-    if backend == "sqlite":
-        buckets = tmp_path / "limits.sqlite"
-    else:
-        from index.pg_store import PostgresStore
-
-        buckets = PostgresStore(request.getfixturevalue("database_url")).bucket_table()
-    limiter = RateLimiter(*parse_rate("2/second"), buckets)
+def test_token_bucket_refills(bucket_store):
+    limiter = RateLimiter(*parse_rate("2/second"), bucket_store)
     assert [limiter.take("a", now=0.0), limiter.take("a", now=0.0)] == [0.0, 0.0]
     assert limiter.take("a", now=0.0) == pytest.approx(0.5)
     assert limiter.take("a", now=0.6) == 0.0

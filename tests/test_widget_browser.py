@@ -135,9 +135,17 @@ class Watched:
         dialog.dismiss()
 
     def ready(self, count: int, timeout: float = 30_000) -> None:
-        self.page.wait_for_function(
-            f"document.querySelectorAll('[data-similar-articles][data-sa-state=ready]').length === {count}",
-            timeout=timeout)
+        self.wait_until(f"document.querySelectorAll('[data-similar-articles][data-sa-state=ready]').length === {count}",
+                        timeout)
+
+    def wait_until(self, expression: str, timeout: float = 30_000) -> None:
+        """Wait until a JavaScript expression is true on the page. Polled with `evaluate`, which a page's
+        Content-Security-Policy allows: `wait_for_function` evals its predicate in the page when it has
+        to poll, and the demo page's policy (no 'unsafe-eval') refuses that."""
+        deadline = time.monotonic() + timeout / 1000
+        while not self.page.evaluate(expression):
+            assert time.monotonic() < deadline, f"not true after {timeout / 1000:g} s: {expression}"
+            time.sleep(0.05)
 
     def block(self, selector: str) -> dict[str, Any]:
         """What a block shows: its attributes, heading, and items in order."""
@@ -319,7 +327,7 @@ def test_server_dates_match_the_browsers(watched):
 def test_demo_page_shows_the_block_of_the_picked_article(watched, service, articles):
     w = watched()
     w.page.goto(service + "/")
-    w.page.wait_for_function("document.getElementById('chosen').textContent !== '—'")  # the newest, picked at load
+    w.wait_until("document.getElementById('chosen').textContent !== '—'")  # the newest, picked at load
     w.page.locator("#articles li", has_text=ENGLISH[1]["headline"]).click()
     w.page.wait_for_selector(f"#block [data-article-id='{ENGLISH[1]['id']}'][data-sa-state=ready]")
     shown = w.block("#block .sa-block")
@@ -338,7 +346,7 @@ def test_demo_page_runs_under_its_content_security_policy(watched, service):
     response = w.page.goto(service + "/")
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
     assert response.headers["x-frame-options"] == "DENY" and response.headers["x-content-type-options"] == "nosniff"
-    w.page.wait_for_function("document.getElementById('chosen').textContent !== '—'")
+    w.wait_until("document.getElementById('chosen').textContent !== '—'")
     w.page.locator("#articles li", has_text=ENGLISH[1]["headline"]).click()
     w.page.wait_for_selector(f"#block [data-article-id='{ENGLISH[1]['id']}'][data-sa-state=ready]")
     assert w.page.eval_on_selector("#block .sa-block", "b => getComputedStyle(b).borderTopWidth") == "3px"  # widget.js's

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -42,6 +42,14 @@ class ArticleWords:
     def row(self, key: int) -> int | None:
         i = int(np.searchsorted(self.keys, key))
         return i if i < len(self.keys) and self.keys[i] == key else None
+
+    def rows(self, keys: Sequence[int]) -> list[int | None]:
+        """`row` of each key, in one search."""
+        if not len(self.keys):
+            return [None] * len(keys)
+        wanted = np.asarray(keys, dtype=np.int64)
+        found = np.minimum(np.searchsorted(self.keys, wanted), len(self.keys) - 1)
+        return [int(i) if ok else None for i, ok in zip(found.tolist(), (self.keys[found] == wanted).tolist())]
 
     def words(self, i: int) -> np.ndarray:
         return self.word_ids[self.word_offsets[i] : self.word_offsets[i + 1]]

@@ -108,6 +108,32 @@ class Query:
     def word_ids(self) -> np.ndarray:
         return word_ids(self.words)
 
+    def asked(self, frequencies: lexical.Frequencies) -> QueryWords:
+        """Its words as the version's frequencies weigh them (computed once a query and version)."""
+        kept = self.__dict__.get("_asked")
+        if kept is None or kept.frequencies is not frequencies:
+            kept = QueryWords.of(self, frequencies)
+            object.__setattr__(self, "_asked", kept)  # a memo of a frozen instance (as cached_property does)
+        return kept
+
+
+@dataclass(frozen=True, eq=False)
+class QueryWords:
+    """A query's words weighed with an index version's frequencies: those searched and weighed
+    (`lexical.lexical_query`), and its headline's, as the evidence needs them."""
+
+    frequencies: lexical.Frequencies
+    asked: lexical.LexicalQuery
+    weighted: WeightedWords
+    headline: WeightedWords
+
+    @classmethod
+    def of(cls, query: Query, frequencies: lexical.Frequencies) -> QueryWords:
+        asked = lexical.lexical_query(list(query.words), frequencies)
+        headline = lexical.lexical_query(list(query.headline_words), frequencies)
+        return cls(frequencies, asked, WeightedWords.of(asked.idf, asked.weight),
+                   WeightedWords.of(headline.idf, headline.weight))
+
 
 def text_query(headline: str, body: str, fp: Fingerprint, vector: np.ndarray, key: int | None,
                article_id: str | None, story_id: str | None, source: str | None, published_at: str | None,
@@ -183,7 +209,8 @@ class SimilarSearch:
             return {}
         # The version's arrays hold the words of the articles it was built with; the others' come from the store.
         kept, changed = self.live.article_words()
-        positions = {key: kept.row(key) for key in present if key not in changed} if kept is not None else {}
+        positions = dict(zip(present, kept.rows(present))) if kept is not None else {}
+        positions.update((key, None) for key in changed.intersection(positions))
         read = [key for key in present if positions.get(key) is None]
         words = self.store.words.words(read) if read else {}
         null = self.null(vectors) if self.calibration else Null(np.zeros(len(present)), np.ones(len(present)))
@@ -199,7 +226,7 @@ class SimilarSearch:
                                   timestamp(s.article.published_at), float(null.mean[i]), float(null.spread[i]))
         return rows
 
-    def candidates(self, query: Query, depth: int) -> tuple[list[Neighbour], Reach]:
+    def candidates(self, query: Query, depth: int, query_null: Null | None = None) -> tuple[list[Neighbour], Reach]:
         """The `depth` nearest by cosine, and (calibrated) the articles sharing the query's rarest
         words, each with its relation and relatedness; also how far they reached.
 
@@ -211,7 +238,8 @@ class SimilarSearch:
         if self.calibration is None:
             rows = self.rows.get_many([key for key, _ in hits], self._read_candidates)
             return self._related(query.fingerprint, hits, rows, self.related_floor), Reach(deepest)
-        asked = lexical.lexical_query(list(query.words), self.live.version.frequencies)
+        words = query.asked(self.live.version.frequencies)
+        asked = words.asked
         near = {key for key, _ in hits}
         lexical_keys = [key for key, _ in self.store.words.search(asked, LEXICAL_DEPTH + 1)
                         if key not in near and key != query.key]
@@ -222,8 +250,8 @@ class SimilarSearch:
         reach = Reach(deepest, frozenset(asked.searched))
         if not found:
             return found, reach
-        query_null = self.null(query.vector)
-        scores = self.calibration.relatedness(self._evidence(query, found, rows, asked, query_null))
+        query_null = self.null(query.vector) if query_null is None else query_null
+        scores = self.calibration.relatedness(self._evidence(query, found, rows, words, query_null))
         # Text reuse is the same story (judges said so of every copy); under the gate, nothing is related.
         copies = np.array([n.relation.relation in DUPLICATES for n in found])
         gated = np.array([n.score for n in found]) >= self.calibration.gate(query_null)
@@ -237,32 +265,30 @@ class SimilarSearch:
             return null_of(vectors, self.live.version.reference, (0.0, 1.0), weight=0.0)
         return null_of(vectors, self.live.version.reference, self.calibration.null_prior)
 
-    def gate(self, query: Query) -> float:
+    def gate(self, query: Query, query_null: Null | None = None) -> float:
         """The cosine under which no candidate of the query is related (calibrated), or the related floor."""
         if self.calibration is None:
             return self.related_floor
-        return self.calibration.gate(self.null(query.vector))
+        return self.calibration.gate(self.null(query.vector) if query_null is None else query_null)
 
     def evidence_for(self, query: Query, keys: list[int]) -> np.ndarray:
         """The evidence rows (see `relatedness.FEATURES`) of these stored articles as candidates of the
         query, as the query path computes them (the judged pairs are fitted on these)."""
-        asked = lexical.lexical_query(list(query.words), self.live.version.frequencies)
         rows = self.rows.get_many(keys, self._read_candidates)
         hits = [(key, float(query.vector @ rows[key].vector)) for key in keys if key in rows]
         found = self._related(query.fingerprint, hits, rows, -math.inf)
-        return self._evidence(query, found, rows, asked, self.null(query.vector))
+        return self._evidence(query, found, rows, query.asked(self.live.version.frequencies), self.null(query.vector))
 
-    def _evidence(self, query: Query, found: list[Neighbour], rows: dict[int, Candidate], asked: lexical.LexicalQuery,
+    @staticmethod
+    def _evidence(query: Query, found: list[Neighbour], rows: dict[int, Candidate], words: QueryWords,
                   query_null: Null) -> np.ndarray:
         """The evidence of every candidate at once (see `relatedness.evidence`)."""
         candidates = [rows[n.key] for n in found]
         ids = [c.word_ids for c in candidates]
-        headline = lexical.lexical_query(list(query.headline_words), self.live.version.frequencies)
         cosines = np.array([n.score for n in found])
         candidate_null = Null(np.array([c.null_mean for c in candidates]), np.array([c.null_spread for c in candidates]))
         return evidence(cosines, cosine_z(cosines, query_null, candidate_null),
-                        held_shares(WeightedWords.of(asked.idf, asked.weight), ids),
-                        held_shares(WeightedWords.of(headline.idf, headline.weight), ids),
+                        held_shares(words.weighted, ids), held_shares(words.headline, ids),
                         shares_held_of([c.headline for c in candidates], query.word_ids),
                         [days_apart(query.published, c.published) for c in candidates],
                         [same_section(query.section, n.article.section) for n in found])
@@ -338,11 +364,12 @@ class SimilarSearch:
         # Re-ranking (recency, diversity) needs a wider pool than the k nearest; plain similarity does not.
         reranked = options.recency_half_life_days > 0 or options.diversity > 0
         depth, size = (3 * options.k + 20 if reranked else 2 * options.k + 10), len(self.live)
-        floor = max(self.gate(query), options.min_score if options.min_score is not None else -1.0)
+        query_null = self.null(query.vector) if self.calibration else None
+        floor = max(self.gate(query, query_null), options.min_score if options.min_score is not None else -1.0)
         least = options.min_relatedness if options.min_relatedness is not None else (
             self.calibration.floor if self.calibration else None)
         while True:
-            found, reach = self.candidates(query, depth)
+            found, reach = self.candidates(query, depth, query_null)
             kept = [n for n in found if n.article.id not in skip and passes(n, options, query, least)]
             groups = grouped(sorted(kept, key=lambda n: -rank_score(n, options, query)), options, query)
             # Hits come best first: once the deepest is under the floor, no deeper one can pass.

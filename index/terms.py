@@ -64,15 +64,29 @@ def content_words(text: str) -> tuple[tuple[str, str], ...]:
     return tuple(words)
 
 
+def content_keys(text: str) -> list[str]:
+    """The match keys of `content_words(text)`, in order, without their surface forms: the text is
+    normalised whole before it is cut into words (half the cost; what the other side of
+    `shared_terms` needs)."""
+    keys = []
+    for normalized in _TOKEN.findall(normalize(text)):
+        if len(normalized) < 3 or normalized.isdigit() or normalized in STOP_WORDS:
+            continue
+        key = match_key(normalized)
+        if key not in STOP_WORDS:
+            keys.append(key)
+    return keys
+
+
 def shared_terms(a: str, b: str, limit: int = MAX_TERMS) -> list[str]:
     """The main terms of text `a` also found in text `b`: two-word names first, then single words,
     in the order they appear in `a` (headline first), shown as written in `a`."""
-    words_a, words_b = content_words(a), content_words(b)
+    words_a, words_b = content_words(a), content_keys(b)
     keys_a = {key for key, _ in words_a}
-    keys_b = {key for key, _ in words_b}
+    keys_b = set(words_b)
     # The words that follow each word of `b` that `a` also has: the two-word names `a` could share.
     following_b: dict[str, set[str]] = {}
-    for (k1, _), (k2, _) in zip(words_b, words_b[1:]):
+    for k1, k2 in zip(words_b, words_b[1:]):
         if k1 in keys_a:
             following_b.setdefault(k1, set()).add(k2)
     terms: list[str] = []

@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.corpora import SHARED  # noqa: E402
-from index import lexical, pg_store, postgres  # noqa: E402
+from index import lexical, pg_store, postgres, word_index  # noqa: E402
 from index.sqlite import MARKS, connect, rows_in  # noqa: E402
 from tests.postgres_server import PostgresServer  # noqa: E402
 
@@ -169,7 +169,7 @@ class Archive:
 def build_sqlite(path: Path, archive: Archive) -> float:
     """The word index of the archive in a new SQLite file (the store's schema); seconds taken."""
     conn = connect(path)
-    conn.executescript(lexical.SCHEMA)
+    conn.executescript(word_index.SCHEMA)
     started, spent = time.perf_counter(), 0.0
     for chunk in archive.chunks():
         t = time.perf_counter()
@@ -281,31 +281,31 @@ def segments(conn) -> int:
 def bench_sqlite(path: Path, archive: Archive, count: int) -> lexical.Frequencies:
     conn = connect(path)
     started = time.perf_counter()
-    frequencies = lexical.document_frequencies(conn)
+    frequencies = word_index.document_frequencies(conn)
     counted = time.perf_counter() - started
     print(f"\nsqlite, {archive.n:,} articles: document_frequencies {counted:.1f} s")
     asked = queries(archive, frequencies, count)
     searched = [sum(frequencies.docs.get(w, 1) for w in q.searched) for q in asked]
     print(f"  queries: {statistics.mean(len(q.searched) for q in asked):.1f} searched words, "
           f"{statistics.median(searched):.0f} postings (median), {max(searched)} (max)")
-    mismatched = sum(old_search(conn, q, DEPTH) != lexical.search(conn, q, DEPTH) for q in asked)
+    mismatched = sum(old_search(conn, q, DEPTH) != word_index.search(conn, q, DEPTH) for q in asked)
     header(f"  (ms; results differ from the old search's for {mismatched} of {len(asked)} queries)")
     row(f"search, as written ({segments(conn)} segments)", timed(lambda q: old_search(conn, q, DEPTH), asked),
-        timed(lambda q: lexical.search(conn, q, DEPTH), asked))
+        timed(lambda q: word_index.search(conn, q, DEPTH), asked))
     rng = np.random.default_rng(11)
     key_lists = [[int(k) for k in rng.integers(1, archive.n + 1, CANDIDATES)] for _ in range(count)]
     row(f"words of {CANDIDATES} keys", timed(lambda ks: old_words_by_key(conn, ks), key_lists),
-        timed(lambda ks: lexical.words_by_key(conn, ks), key_lists))
+        timed(lambda ks: word_index.words_by_key(conn, ks), key_lists))
     started = time.perf_counter()
-    steps = lexical.compact(conn, threading.RLock())
+    steps = word_index.compact(conn, threading.RLock())
     seconds = time.perf_counter() - started
     print(f"  compacted into {segments(conn)} segment in {seconds:.1f} s, {steps} write transactions of "
           f"{seconds / steps * 1000:.0f} ms on average (a rebuild's work)")
-    mismatched = sum(old_search(conn, q, DEPTH) != lexical.search(conn, q, DEPTH) for q in asked)
+    mismatched = sum(old_search(conn, q, DEPTH) != word_index.search(conn, q, DEPTH) for q in asked)
     row(f"search, compacted ({mismatched} differ)", timed(lambda q: old_search(conn, q, DEPTH), asked),
-        timed(lambda q: lexical.search(conn, q, DEPTH), asked))
+        timed(lambda q: word_index.search(conn, q, DEPTH), asked))
     started = time.perf_counter()
-    lexical.document_frequencies(conn)
+    word_index.document_frequencies(conn)
     print(f"  document_frequencies once compacted: {time.perf_counter() - started:.1f} s")
     conn.close()
     return frequencies

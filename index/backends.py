@@ -16,10 +16,10 @@ from .article import Article
 from .lexical import Frequencies, LexicalQuery
 from .pg_shared import SharedVersions
 from .postgres import is_database_url
-from .relations import Fingerprint
+from .overlap import Fingerprint
 from .store import ArticleStore
 from .store_changes import Changes
-from .store_schema import StoredArticle
+from .stored import StoredArticle
 from .vectors import VectorIndex, new_index
 
 

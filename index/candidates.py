@@ -8,8 +8,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .answers import LruCache
-from .store import StoredArticle
+from .lru import LruCache
+from .stored import StoredArticle
 from .word_weights import WeightedWords
 
 

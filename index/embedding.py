@@ -9,7 +9,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .answers import LruCache
+from .lru import LruCache
 from .embedders import Embedder, Progress, check_model_name, create_embedder
 from .embedding_cache import EmbeddingCache, embed_key
 from .text import embedding_text

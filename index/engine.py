@@ -36,9 +36,10 @@ from .query import Neighbour, SimilarSearch
 from .rebuild import Rebuilder, RebuildSummary, Stages, no_stages
 from .calibrate import Judged, fit_calibration, judged_pairs
 from .relatedness import CALIBRATIONS, Calibration, load_calibration, save_calibration
-from .relations import fingerprint, relate
+from .overlap import fingerprint
+from .relations import relate
 from .similar_answers import SimilarAnswers
-from .store import StoredArticle
+from .stored import StoredArticle
 from .text import DEFAULT_LEAD_WORDS
 from .threads import one_blas_thread
 from .writes import Writer

@@ -27,7 +27,7 @@ from .embedding import CachedEmbedder
 from .errors import IndexCorrupt, ModelMismatch
 from .lexical import FREQUENCIES, Frequencies
 from .overlap import from_blob
-from .store import StoredArticle
+from .stored import StoredArticle
 
 log = logging.getLogger(__name__)
 

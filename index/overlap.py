@@ -1,4 +1,5 @@
-"""Text reuse between two articles: word shingles of normalised text and their containment.
+"""Text reuse between two articles: an article's fingerprint (hashes of its normalised headline and
+body, and their word shingles) and the containment of one's shingles in the other's.
 
 Containment (shared shingles over the smaller set) says how much of one text appears in the other,
 so a story that was trimmed, extended or re-headlined still scores high. Shingles that are common
@@ -7,6 +8,7 @@ across the corpus (outlet footers, boilerplate phrases) are left out of the coun
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -14,6 +16,16 @@ from .normalize import normalize
 
 SHINGLE_WORDS = 5
 EMPTY = np.empty(0, dtype=np.uint64)
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What text matching needs of an article: hashes of its normalised texts and their shingles."""
+
+    headline_hash: str
+    body_hash: str | None
+    body_shingles: np.ndarray
+    headline_shingles: np.ndarray
 
 
 def shingles(normalized: str, size: int = SHINGLE_WORDS) -> np.ndarray:
@@ -40,6 +52,29 @@ def without(hashes: np.ndarray, common: np.ndarray) -> np.ndarray:
     # Both sorted: a binary search per hash is much faster than np.isin on these small sets.
     positions = np.minimum(np.searchsorted(common, hashes), len(common) - 1)
     return hashes[common[positions] != hashes]
+
+
+def _digest(normalized: str) -> str:
+    return hashlib.sha256(normalized.encode("utf-8")).hexdigest()[:32]
+
+
+def fingerprint(headline: str, body: str) -> Fingerprint:
+    norm_headline = normalize(headline)
+    norm_body = normalize(body) if body else ""
+    return Fingerprint(
+        headline_hash=_digest(norm_headline),
+        body_hash=_digest(norm_body) if norm_body else None,
+        body_shingles=shingles(norm_body) if norm_body else EMPTY,
+        headline_shingles=shingles(norm_headline),
+    )
+
+
+def without_common(fp: Fingerprint, common: np.ndarray) -> Fingerprint:
+    """`fp` without the corpus's common (boilerplate) shingles: clean once, then relate() with no `common`."""
+    if not len(common):
+        return fp
+    return replace(fp, body_shingles=without(fp.body_shingles, common),
+                   headline_shingles=without(fp.headline_shingles, common))
 
 
 def containment(a: np.ndarray, b: np.ndarray, common: np.ndarray = EMPTY) -> float:

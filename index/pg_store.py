@@ -11,9 +11,10 @@ from .article import Article
 from .lexical import Frequencies, LexicalQuery
 from .pg_shared import PostgresAnswers, PostgresBuckets, PostgresEmbeddingCache, SharedVersions
 from .postgres import SET_META, WRITERS_LOCK, advisory_lock, connect_pool, create_schema, transaction, write_transaction
-from .relations import Fingerprint
+from .overlap import Fingerprint
 from .store_changes import Changes
-from .store_schema import COLUMNS, StoredArticle, to_stored
+from .store_schema import COLUMNS, to_stored
+from .stored import StoredArticle
 
 LOCK_HOLDERS = 64  # writers at work at once, each holding the writers' lock on a connection
 UPSERT = store_schema.UPSERT.replace("?", "%s")

@@ -15,7 +15,7 @@ from typing import Iterable, Iterator, Sequence
 from .article import Article, validate_article
 from .errors import InvalidInput
 from .lexical import words_of
-from .relations import Fingerprint, fingerprint
+from .overlap import Fingerprint, fingerprint
 from .text import detect_language, embedding_text
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from .query import WHY_LEAD_WORDS, Neighbour, Query, Shown
-from .store import StoredArticle
+from .stored import StoredArticle
 from .terms import shared_terms
 from .text import lead
 

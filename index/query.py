@@ -18,8 +18,9 @@ from .live_index import LiveIndex
 from .options import SimilarOptions
 from .ranking import days_apart, mmr, timestamp
 from .relatedness import Calibration, Null, cosine_z, evidence, null_of, same_section
-from .relations import DUPLICATES, Fingerprint, Relation, fingerprint, relate, relate_many
-from .store import StoredArticle
+from .relations import DUPLICATES, Relation, relate, relate_many
+from .overlap import Fingerprint, fingerprint
+from .stored import StoredArticle
 from .selection import filters_candidates, grouped, passes, rank_score
 from .text import lead
 from .article_words import headline_weights

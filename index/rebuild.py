@@ -20,8 +20,8 @@ from .errors import EngineError, RebuildBusy
 from .article_words import ARTICLE_WORDS, read_article_words
 from .lexical import FREQUENCIES
 from .overlap import to_blob
-from .relations import Fingerprint, fingerprint
-from .store import StoredArticle
+from .overlap import Fingerprint, fingerprint
+from .stored import StoredArticle
 from .stories import connected_groups
 from .story_links import CopyFinder, CorpusShingles
 from .vectors import new_index

@@ -10,13 +10,11 @@ Below the floor two articles are `unrelated`: the similar-stories answer leaves 
 """
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
-from .normalize import normalize
-from .overlap import EMPTY, containment, containments, shingles, without
+from .overlap import EMPTY, Fingerprint, containment, containments, without, without_common
 
 # Measured (README, "Measured thresholds"). Overlap: bench/dedup_eval.py on SaudiNewsNet, where wire
 # copies across outlets have overlap >= 0.69 in 95% of cases and random pairs never reach 0.12.
@@ -30,16 +28,6 @@ DUPLICATES = ("duplicate", "near_duplicate")
 
 
 @dataclass(frozen=True)
-class Fingerprint:
-    """What text matching needs of an article: hashes of its normalised texts and their shingles."""
-
-    headline_hash: str
-    body_hash: str | None
-    body_shingles: np.ndarray
-    headline_shingles: np.ndarray
-
-
-@dataclass(frozen=True)
 class Relation:
     relation: str
     score: float
@@ -48,29 +36,6 @@ class Relation:
 
     def to_dict(self) -> dict:
         return {"relation": self.relation, "score": round(self.score, 4), "overlap": round(self.overlap, 4)}
-
-
-def _digest(normalized: str) -> str:
-    return hashlib.sha256(normalized.encode("utf-8")).hexdigest()[:32]
-
-
-def fingerprint(headline: str, body: str) -> Fingerprint:
-    norm_headline = normalize(headline)
-    norm_body = normalize(body) if body else ""
-    return Fingerprint(
-        headline_hash=_digest(norm_headline),
-        body_hash=_digest(norm_body) if norm_body else None,
-        body_shingles=shingles(norm_body) if norm_body else EMPTY,
-        headline_shingles=shingles(norm_headline),
-    )
-
-
-def without_common(fp: Fingerprint, common: np.ndarray) -> Fingerprint:
-    """`fp` without the corpus's common (boilerplate) shingles: clean once, then relate() with no `common`."""
-    if not len(common):
-        return fp
-    return replace(fp, body_shingles=without(fp.body_shingles, common),
-                   headline_shingles=without(fp.headline_shingles, common))
 
 
 def relate(a: Fingerprint, b: Fingerprint, score: float, common: np.ndarray = EMPTY,

@@ -12,7 +12,7 @@ from .errors import NotFound
 from .options import SimilarOptions, options_key
 from .present import similar_answer
 from .query import Reach, SimilarSearch
-from .store import StoredArticle
+from .stored import StoredArticle
 
 # Part of the key of every cached answer: bump it when what an answer holds, or how it is ranked,
 # changes, so that answers filed by the code before are not served by the code after.

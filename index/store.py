@@ -16,13 +16,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from . import lexical, store_changes, store_schema
+from . import lexical, store_changes, store_schema, word_index
 from .article import Article
 from .errors import StoreUnavailable
-from .relations import Fingerprint
+from .overlap import Fingerprint
 from .sqlite import connect, file_lock, is_damaged, rows_in, transaction
 from .store_changes import Changes
-from .store_schema import COLUMNS, StoredArticle, to_stored
+from .store_schema import COLUMNS, to_stored
+from .stored import StoredArticle
 
 __all__ = ["ArticleStore", "Changes", "StoredArticle"]
 
@@ -51,10 +52,10 @@ class ArticleStore:
             raise StoreUnavailable(f"the article store {self.path} is damaged ({exc}); restore it from a backup "
                                    "(it is the source of truth: it is never replaced by an empty one)") from None
         self._identity = _identity(self.path)  # which file this process opened (see `lost`)
-        while lexical.any_missing(self._conn):  # articles stored before the word index, 500 a transaction
+        while word_index.any_missing(self._conn):  # articles stored before the word index, 500 a transaction
             with self._transaction() as conn:
-                lexical.index_missing(conn, 500)
-        self.words = lexical.WordIndex(self._conn, self._lock)
+                word_index.index_missing(conn, 500)
+        self.words = word_index.WordIndex(self._conn, self._lock)
         # Pages of the tables and indexes kept in memory: the default 2 MB makes each insert into the
         # indexes of a million articles read from disk (a bulk import); this is at most 64 MB a process.
         self._conn.execute("PRAGMA cache_size = -65536")
@@ -131,8 +132,8 @@ class ArticleStore:
             for article, embed_key, fp, words in (r for r in rows if id(r) not in first):
                 values = store_schema.upsert_values(article, embed_key, fp, now, linked)
                 key = conn.execute(store_schema.UPSERT, values).fetchone()[0]
-                before = lexical.words_by_key(conn, [key]).get(key, frozenset())
-                lexical.put(conn, key, words)
+                before = word_index.words_by_key(conn, [key]).get(key, frozenset())
+                word_index.put(conn, key, words)
                 store_changes.log_vector(conn, key, embed_key, " ".join(sorted(before | set(words.split()))))
 
     def delete(self, article_id: str) -> bool:
@@ -141,10 +142,10 @@ class ArticleStore:
             row = conn.execute("SELECT key FROM articles WHERE id = ?", (article_id,)).fetchone()
             if row is None:
                 return False
-            before = lexical.words_by_key(conn, [row["key"]]).get(row["key"], frozenset())
+            before = word_index.words_by_key(conn, [row["key"]]).get(row["key"], frozenset())
             store_changes.log_vector(conn, row["key"], None, " ".join(sorted(before)))
             conn.execute("DELETE FROM articles WHERE key = ?", (row["key"],))
-            lexical.remove(conn, row["key"])
+            word_index.remove(conn, row["key"])
             # Its own pins and its places in other lists go with it: a later article of the same id
             # starts with neither.
             conn.execute("DELETE FROM pins WHERE article_id = ? OR pinned_id = ?", (article_id, article_id))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
 from typing import Any
 
-from . import lexical
+from . import word_index
 from .article import Article
 from .overlap import from_blob, to_blob
-from .relations import Fingerprint
+from .overlap import Fingerprint
+from .stored import StoredArticle
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -99,21 +99,10 @@ RETURNING key
 INSERT = UPSERT.split("ON CONFLICT")[0]
 
 
-@dataclass(frozen=True)
-class StoredArticle:
-    """An article as stored, with its index key and the key of its embedding."""
-
-    key: int
-    article: Article
-    embed_key: str
-    fingerprint: Fingerprint | None  # None only for rows stored before fingerprints existed
-    story_id: str
-
-
 def create(conn: sqlite3.Connection) -> None:
     """Create the tables, or bring those of an older data folder up to date."""
     conn.executescript(SCHEMA)
-    conn.executescript(lexical.SCHEMA)
+    conn.executescript(word_index.SCHEMA)
     for table, added in _ADDED_COLUMNS.items():
         present = {d[0] for d in conn.execute(f"SELECT * FROM {table} LIMIT 0").description}
         for column, kind in added.items():

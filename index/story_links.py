@@ -15,7 +15,8 @@ from typing import Sequence
 import numpy as np
 
 from .overlap import EMPTY, without
-from .relations import NEAR_DUPLICATE_OVERLAP, Fingerprint
+from .relations import NEAR_DUPLICATE_OVERLAP
+from .overlap import Fingerprint
 
 CHUNK = 1 << 24  # values a pass over the flat arrays takes at a time (bounds its temporaries)
 

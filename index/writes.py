@@ -16,8 +16,9 @@ from .embedding import CachedEmbedder
 from .errors import InvalidInput, NotFound
 from .prepared import Prepared, prepare, unique_by_id, with_language
 from .query import SimilarSearch
-from .relations import DUPLICATES, relate, without_common
-from .store import StoredArticle
+from .relations import DUPLICATES, relate
+from .overlap import without_common
+from .stored import StoredArticle
 from .stories import first_published
 
 log = logging.getLogger(__name__)

@@ -29,7 +29,7 @@ from index.article import MAX_BODY
 from index.embedders import MAX_TEXT_CHARS
 from index.lexical import words_of
 from index.normalize import MAX_NORMALIZED_CHARS, nfkc_at_most, normalize
-from index.relations import fingerprint
+from index.overlap import fingerprint
 from service.security import RateLimiter, parse_rate
 
 from .conftest import ROOT, SAMPLE_VECTORS, TEST_CACHE

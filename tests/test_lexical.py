@@ -4,7 +4,7 @@ import sqlite3
 
 from index import lexical
 from index.article import Article
-from index.relations import fingerprint
+from index.overlap import fingerprint
 from index.backends import Store
 from index.store import ArticleStore
 

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from index.article import Article
-from index.relations import fingerprint
+from index.overlap import fingerprint
 
 pytest.importorskip("psycopg")
 

@@ -1,4 +1,5 @@
-from index.relations import NEAR_DUPLICATE_OVERLAP, RELATED_FLOOR, fingerprint, relate
+from index.relations import NEAR_DUPLICATE_OVERLAP, RELATED_FLOOR, relate
+from index.overlap import fingerprint
 
 BODY = ("قال الكرملين اليوم الاثنين إن الوضع في إقليم ناجورنو كاراباخ يثير القلق ودعا جميع الأطراف إلى "
         "ضبط النفس والعودة إلى طاولة المفاوضات وأضاف المتحدث باسم الرئاسة الروسية أن موسكو على اتصال دائم بالطرفين")

@@ -1,5 +1,5 @@
 from index.article import Article
-from index.relations import fingerprint
+from index.overlap import fingerprint
 from index.store import ArticleStore
 
 

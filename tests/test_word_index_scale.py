@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from index import lexical
+from index import lexical, word_index
 
 DEPTH = 31
 
@@ -44,7 +44,7 @@ def queries(sample_words: dict[int, list[str]], frequencies: lexical.Frequencies
 
 def sqlite_index(path, sample_words: dict[int, list[str]], per_transaction: int) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.executescript(lexical.SCHEMA)
+    conn.executescript(word_index.SCHEMA)
     keys = sorted(sample_words)
     for start in range(0, len(keys), per_transaction):  # a write transaction each: FTS5 adds a segment each
         conn.execute("BEGIN")
@@ -60,7 +60,7 @@ def segments(conn: sqlite3.Connection) -> int:
 
 def test_the_search_answers_as_a_plain_computation_before_and_after_compacting(tmp_path, sample_words, sample_sets):
     conn = sqlite_index(tmp_path / "w.sqlite", sample_words, per_transaction=50)
-    words = lexical.WordIndex(conn, threading.RLock())
+    words = word_index.WordIndex(conn, threading.RLock())
     asked = queries(sample_words, words.frequencies())
     assert len(asked) > 500 and sum(len(q.searched) == lexical.SEARCH_TERMS for q in asked) > 100
     expected = [reference(sample_sets, q, DEPTH) for q in asked]
@@ -78,7 +78,7 @@ def test_the_search_answers_as_a_plain_computation_before_and_after_compacting(t
 
 def test_writes_after_compacting_are_searched_and_counted(tmp_path, sample_words):
     conn = sqlite_index(tmp_path / "w.sqlite", sample_words, per_transaction=500)
-    words = lexical.WordIndex(conn, threading.RLock())
+    words = word_index.WordIndex(conn, threading.RLock())
     words.compact()
     conn.execute("INSERT INTO lexical (rowid, terms) VALUES (?, ?)", (10_000, "كاراباخيه ناجورنويه"))
     conn.execute("INSERT INTO lexical (rowid, terms) VALUES (?, ?)", (10_001, "كاراباخيه"))

@@ -33,10 +33,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from index import vectors as service  # noqa: E402
-from index.embedders import normalize_rows  # noqa: E402
-from index.embedding_cache import read_vectors_file  # noqa: E402
-from index.vectors import VectorIndex, ivf_lists, new_index  # noqa: E402
+from index.ann import faiss_index as service  # noqa: E402
+from index.embedding.models import normalize_rows  # noqa: E402
+from index.embedding.cache import read_vectors_file  # noqa: E402
+from index.ann.faiss_index import VectorIndex, ivf_lists, new_index  # noqa: E402
 
 DIM = 384
 SAMPLE_VECTORS = ROOT / "sample" / "ant_2017_feb_mar.vectors.npz"
@@ -49,7 +49,7 @@ SNN_CACHE = Path(tempfile.gettempdir()) / "ann_scaling_saudinewsnet.npy"
 LOAD = """
 import json, resource, sys
 sys.path.insert(0, {root!r})
-from index.vectors import VectorIndex
+from index.ann.faiss_index import VectorIndex
 def rss():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * 4096
@@ -169,8 +169,8 @@ def embed_saudinewsnet(count: int, source: Path) -> Path:
     import random
     import zipfile
 
-    from index.embedders import E5Embedder
-    from index.text import DEFAULT_LEAD_WORDS, embedding_text
+    from index.embedding.models import E5Embedder
+    from index.text.prepare import DEFAULT_LEAD_WORDS, embedding_text
 
     if SNN_CACHE.exists() and len(np.load(SNN_CACHE, mmap_mode="r")) >= count:
         return SNN_CACHE

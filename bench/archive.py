@@ -164,9 +164,9 @@ CACHE_KEYED = """
 import json, sys
 from pathlib import Path
 import numpy as np
-from index.article import validate_article
-from index.embedding_cache import embed_key, write_vectors_file
-from index.text import DEFAULT_LEAD_WORDS, embedding_text
+from index.records.article import validate_article
+from index.embedding.cache import embed_key, write_vectors_file
+from index.text.prepare import DEFAULT_LEAD_WORDS, embedding_text
 jsonl, npz, out = sys.argv[1:4]
 with np.load(npz, allow_pickle=False) as data:
     model, vectors = str(data["model"]), data["vectors"]

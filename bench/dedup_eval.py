@@ -28,10 +28,10 @@ sys.path.insert(0, str(ROOT))
 
 from bench.corpora import saudinewsnet  # noqa: E402
 from bench.related_floor import CACHE  # noqa: E402
-from index.article import validate_article  # noqa: E402
+from index.records.article import validate_article  # noqa: E402
 from index.engine import Engine  # noqa: E402
-from index.normalize import normalize  # noqa: E402
-from index.relations import DUPLICATES, relate  # noqa: E402
+from index.text.normalize import normalize  # noqa: E402
+from index.relatedness.relations import DUPLICATES, relate  # noqa: E402
 
 
 def silver_pairs(rows: list[dict]) -> set[tuple[str, str]]:

@@ -18,8 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from index.article import validate_article  # noqa: E402
-from index.embedders import E5Embedder  # noqa: E402
+from index.records.article import validate_article  # noqa: E402
+from index.embedding.models import E5Embedder  # noqa: E402
 from index.engine import Engine  # noqa: E402
 
 SAMPLE = ROOT / "sample" / "ant_2017_feb_mar.jsonl.gz"

@@ -57,8 +57,8 @@ def copies_linked(data: Path, folder: Path) -> tuple[int, int]:
 def cache_keyed(npz: Path, jsonl: Path, out: Path, tree: Path) -> Path:
     """The vectors of `npz` keyed by cache key, as the checkout at `tree` computes them."""
     sys.path.insert(0, str(tree))
-    from index.embedding_cache import embed_key, write_vectors_file
-    from index.text import DEFAULT_LEAD_WORDS, embedding_text
+    from index.embedding.cache import embed_key, write_vectors_file
+    from index.text.prepare import DEFAULT_LEAD_WORDS, embedding_text
 
     with np.load(npz) as data:
         position = {i: n for n, i in enumerate(data["ids"].tolist())}

@@ -41,7 +41,7 @@ Detect = Callable[[str], "str | None"]
 
 def build_current() -> Detect:
     sys.path.insert(0, str(ROOT))
-    from index.text import detect_language
+    from index.text.prepare import detect_language
 
     return detect_language
 

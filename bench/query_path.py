@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from index.engine import Engine  # noqa: E402
-from index.options import SimilarOptions  # noqa: E402
+from index.records.options import SimilarOptions  # noqa: E402
 
 
 def per_call_ms(call, items) -> list[float]:

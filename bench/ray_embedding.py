@@ -25,11 +25,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.serving import free_port  # noqa: E402
-from index.backfill import backfill  # noqa: E402
-from index.embedders import DEFAULT_MODEL  # noqa: E402
-from index.embedding import CachedEmbedder  # noqa: E402
-from index.embedding_cache import EmbeddingCache  # noqa: E402
-from index.text import DEFAULT_LEAD_WORDS, embedding_text  # noqa: E402
+from index.embedding.backfill import backfill  # noqa: E402
+from index.embedding.models import DEFAULT_MODEL  # noqa: E402
+from index.embedding.cached import CachedEmbedder  # noqa: E402
+from index.embedding.cache import EmbeddingCache  # noqa: E402
+from index.text.prepare import DEFAULT_LEAD_WORDS, embedding_text  # noqa: E402
 
 SAMPLE = ROOT / "sample" / "ant_2017_feb_mar.jsonl.gz"
 

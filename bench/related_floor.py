@@ -17,8 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.corpora import nsurl_q2q  # noqa: E402
-from index.embedders import create_embedder  # noqa: E402
-from index.embedding_cache import EmbeddingCache, embed_key  # noqa: E402
+from index.embedding.models import create_embedder  # noqa: E402
+from index.embedding.cache import EmbeddingCache, embed_key  # noqa: E402
 
 CACHE = Path(os.environ.get("EVAL_EMBEDDING_CACHE", ROOT / ".cache" / "eval-embeddings.sqlite"))
 

@@ -26,9 +26,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.corpora import nsurl_q2q, saudinewsnet, sts_benchmark  # noqa: E402
 from bench.related_floor import CACHE  # noqa: E402
-from index.article import Article  # noqa: E402
+from index.records.article import Article  # noqa: E402
 from index.engine import Engine  # noqa: E402
-from index.normalize import normalize  # noqa: E402
+from index.text.normalize import normalize  # noqa: E402
 
 
 def models() -> list[str]:

@@ -20,7 +20,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from index.article import validate_article  # noqa: E402
+from index.records.article import validate_article  # noqa: E402
 from index.engine import Engine  # noqa: E402
 
 

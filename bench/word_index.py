@@ -36,7 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.corpora import SHARED  # noqa: E402
-from index import lexical, pg_store, postgres, word_index  # noqa: E402
+from index.text import lexical
+from index.store import pg_store, postgres, word_index  # noqa: E402
 from index.sqlite import MARKS, connect, rows_in  # noqa: E402
 from tests.postgres_server import PostgresServer  # noqa: E402
 

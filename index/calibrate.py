@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from .relatedness import FEATURES, Calibration
+from .relatedness.model import FEATURES, Calibration
 
 if TYPE_CHECKING:
-    from .query import SimilarSearch
+    from .search.query import SimilarSearch
 
 BLOCK = 5
 L2 = 1.0  # ridge penalty on the standardised weights (as scikit-learn's C=1)

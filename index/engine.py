@@ -20,27 +20,27 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .answer_file import AnswerFile
-from .answers import AnswerCache
-from .article import Article
-from .backends import open_store
-from .backfill import Backfill, backfill
-from .embedders import DEFAULT_MODEL, Embedder, Progress, related_floor_of
-from .embedding import CachedEmbedder
-from .embedding_cache import EmbeddingCache
+from .answers.file import AnswerFile
+from .answers.cache import AnswerCache
+from .records.article import Article
+from .store.factory import open_store
+from .embedding.backfill import Backfill, backfill
+from .embedding.models import DEFAULT_MODEL, Embedder, Progress, related_floor_of
+from .embedding.cached import CachedEmbedder
+from .embedding.cache import EmbeddingCache
 from .errors import DataDirUnusable, StoreUnavailable
-from .live_index import LiveIndex
-from .options import SimilarOptions, options_from
-from .present import draft_answer, duplicate_items, public_fields, similar_items
-from .query import Neighbour, SimilarSearch
+from .search.live_index import LiveIndex
+from .records.options import SimilarOptions, options_from
+from .search.present import draft_answer, duplicate_items, public_fields, similar_items
+from .search.query import Neighbour, SimilarSearch
 from .rebuild import Rebuilder, RebuildSummary, Stages, no_stages
 from .calibrate import Judged, fit_calibration, judged_pairs
-from .relatedness import CALIBRATIONS, Calibration, load_calibration, save_calibration
-from .overlap import fingerprint
-from .relations import relate
-from .similar_answers import SimilarAnswers
-from .stored import StoredArticle
-from .text import DEFAULT_LEAD_WORDS
+from .relatedness.model import CALIBRATIONS, Calibration, load_calibration, save_calibration
+from .text.overlap import fingerprint
+from .relatedness.relations import relate
+from .answers.similar import SimilarAnswers
+from .records.stored import StoredArticle
+from .text.prepare import DEFAULT_LEAD_WORDS
 from .threads import one_blas_thread
 from .writes import Writer
 

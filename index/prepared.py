@@ -12,11 +12,11 @@ from collections import deque
 from dataclasses import dataclass, replace
 from typing import Iterable, Iterator, Sequence
 
-from .article import Article, validate_article
+from .records.article import Article, validate_article
 from .errors import InvalidInput
-from .lexical import words_of
-from .overlap import Fingerprint, fingerprint
-from .text import detect_language, embedding_text
+from .text.lexical import words_of
+from .text.overlap import Fingerprint, fingerprint
+from .text.prepare import detect_language, embedding_text
 
 
 @dataclass(frozen=True)

@@ -12,19 +12,22 @@ from typing import Callable
 
 import numpy as np
 
-from . import crash_points, snapshots
-from .backends import Store, VectorSearch, vector_index
-from .embedders import Progress
-from .embedding import CachedEmbedder, Embedded
+from . import crash_points
+from .store import snapshots
+from .store.base import Store
+from .ann.base import VectorSearch
+from .ann.factory import vector_index
+from .embedding.models import Progress
+from .embedding.cached import CachedEmbedder, Embedded
 from .errors import EngineError, RebuildBusy
-from .article_words import ARTICLE_WORDS, read_article_words
-from .lexical import FREQUENCIES
-from .overlap import to_blob
-from .overlap import Fingerprint, fingerprint
-from .stored import StoredArticle
-from .stories import connected_groups
-from .story_links import CopyFinder, CorpusShingles
-from .vectors import new_index
+from .search.article_words import ARTICLE_WORDS, read_article_words
+from .text.lexical import FREQUENCIES
+from .text.overlap import to_blob
+from .text.overlap import Fingerprint, fingerprint
+from .records.stored import StoredArticle
+from .relatedness.stories import connected_groups
+from .relatedness.story_links import CopyFinder, CorpusShingles
+from .ann.faiss_index import new_index
 
 log = logging.getLogger(__name__)
 

@@ -9,17 +9,17 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import crash_points
-from .article import Article, valid_id
-from .backends import Store
-from .embedders import Progress
-from .embedding import CachedEmbedder
+from .records.article import Article, valid_id
+from .store.base import Store
+from .embedding.models import Progress
+from .embedding.cached import CachedEmbedder
 from .errors import InvalidInput, NotFound
 from .prepared import Prepared, prepare, unique_by_id, with_language
-from .query import SimilarSearch
-from .relations import DUPLICATES, relate
-from .overlap import without_common
-from .stored import StoredArticle
-from .stories import first_published
+from .search.query import SimilarSearch
+from .relatedness.relations import DUPLICATES, relate
+from .text.overlap import without_common
+from .records.stored import StoredArticle
+from .relatedness.stories import first_published
 
 log = logging.getLogger(__name__)
 

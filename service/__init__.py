@@ -9,7 +9,7 @@ from flask import Flask
 
 from index.engine import Engine
 from index.errors import EngineError, InvalidInput
-from index.options import SimilarOptions, options_from
+from index.records.options import SimilarOptions, options_from
 
 from . import observability
 from .config import DEFAULTS, from_environ

@@ -7,10 +7,10 @@ from typing import Any
 from flask import Blueprint, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from index.article import validate_article, validate_draft
+from index.records.article import validate_article, validate_draft
 from index.engine import Engine
 from index.errors import InvalidInput
-from index.options import SimilarOptions, number, options_from
+from index.records.options import SimilarOptions, number, options_from
 
 from .security import UnsupportedMediaType, rate_limited, requires_key
 

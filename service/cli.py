@@ -12,13 +12,13 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from index.article import Article, validate_article
+from index.records.article import Article, validate_article
 from index.calibrate import DEFAULT_FEATURES
 from index.engine import Engine
-from index.embedding_cache import IdVectors, is_id_keyed, read_id_vectors
+from index.embedding.cache import IdVectors, is_id_keyed, read_id_vectors
 from index.errors import EngineError, InvalidInput
 from index.prepared import Prepared, parse_line, prepared_lines
-from index.relatedness import FEATURES
+from index.relatedness.model import FEATURES
 
 from .progress import StageProgress, progress
 from .security import warn_about_writes

@@ -5,8 +5,8 @@ import json
 import os
 from typing import Any
 
-from index.embedders import DEFAULT_MODEL
-from index.text import DEFAULT_LEAD_WORDS
+from index.embedding.models import DEFAULT_MODEL
+from index.text.prepare import DEFAULT_LEAD_WORDS
 
 DEFAULTS: dict[str, Any] = {
     "DATA_DIR": "./data",

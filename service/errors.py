@@ -8,7 +8,7 @@ from werkzeug.exceptions import HTTPException
 
 from index.errors import (EngineError, IndexCorrupt, InvalidInput, ModelMismatch, NotFound, StorageFull, StoreUnavailable,
                           is_storage_full)
-from index.postgres import unavailable
+from index.store.postgres import unavailable
 
 from .request_body import BodyTimeout
 from .security import Forbidden, TooManyRequests, Unauthorized, UnsupportedMediaType

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from index.article import validate_article
-from index.embedders import DEFAULT_MODEL, E5Embedder
-from index.embedding_cache import EmbeddingCache
+from index.records.article import validate_article
+from index.embedding.models import DEFAULT_MODEL, E5Embedder
+from index.embedding.cache import EmbeddingCache
 from index.engine import Engine
 from index import crash_points
 from service import create_app
@@ -151,7 +151,7 @@ def bucket_store(request, tmp_path):
     """Where a rate limiter keeps its buckets, once for each backend: a SQLite file, then a PostgreSQL table."""
     if request.param == "sqlite":
         return tmp_path / "limits.sqlite"
-    from index.pg_store import PostgresStore
+    from index.store.pg_store import PostgresStore
 
     return PostgresStore(request.getfixturevalue("database_url")).bucket_table()
 
@@ -159,7 +159,7 @@ def bucket_store(request, tmp_path):
 @pytest.fixture
 def open_test_store(store_location):
     """Opens (or reopens) the store at `store_location`; every store opened is closed after the test."""
-    from index.backends import open_store
+    from index.store.factory import open_store
 
     opened = []
 

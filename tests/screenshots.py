@@ -20,8 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from index.embedders import DEFAULT_MODEL
-from index.embedding_cache import EmbeddingCache
+from index.embedding.models import DEFAULT_MODEL
+from index.embedding.cache import EmbeddingCache
 
 from .conftest import ROOT, SAMPLE, SAMPLE_VECTORS, TEST_CACHE
 from .test_server import call, running_server

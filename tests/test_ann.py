@@ -7,10 +7,10 @@ import faiss
 import numpy as np
 import pytest
 
-from index import snapshots
-from index.embedders import normalize_rows
+from index.store import snapshots
+from index.embedding.models import normalize_rows
 from index.errors import IndexCorrupt
-from index.vectors import VectorIndex, new_index
+from index.ann.faiss_index import VectorIndex, new_index
 
 DIM = 48
 COUNT = 4000

@@ -6,11 +6,11 @@ must equal one computed afresh, in the writing process and in a second process o
 import numpy as np
 import pytest
 
-from index import answers
-from index.answers import Answer, ChangeLog
-from index.article import validate_article
+from index.search import staleness
+from index.search.staleness import Answer, ChangeLog
+from index.records.article import validate_article
 from index.engine import Engine
-from index.options import SimilarOptions
+from index.records.options import SimilarOptions
 
 from .conftest import make_engine
 
@@ -48,7 +48,7 @@ def test_only_changes_after_the_answer_count():
 
 
 def test_answers_from_before_the_replayed_log_are_stale(monkeypatch):
-    monkeypatch.setattr(answers, "MAX_REPLAYED", 3)
+    monkeypatch.setattr(staleness, "MAX_REPLAYED", 3)
     log = ChangeLog(since=10)
     fresh = Answer({}, key=1, threshold=0.99, seq=10)
     assert log.still_current(fresh, unit(1, 0, 0))
@@ -186,7 +186,7 @@ def test_a_rebuild_that_fails_after_regrouping_stories_leaves_no_stale_answer(tm
     def disk_full(*args, **kwargs):
         raise OSError("No space left on device")
 
-    monkeypatch.setattr("index.snapshots.write_snapshot", disk_full)
+    monkeypatch.setattr("index.store.snapshots.write_snapshot", disk_full)
     with pytest.raises(OSError):
         writer.rebuild()
     assert writer.get("copy-of-5").story_id == "copy-of-5"  # regrouped, but the version did not change

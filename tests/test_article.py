@@ -1,6 +1,6 @@
 import pytest
 
-from index.article import validate_article, validate_draft
+from index.records.article import validate_article, validate_draft
 from index.errors import InvalidInput
 
 GOOD = {"id": "a-1", "headline": "عنوان", "body": "نص", "url": "https://example.com/a", "source": "X",

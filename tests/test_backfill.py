@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.embedders import DEFAULT_MODEL
-from index.embedding_cache import EmbeddingCache, embed_key
-from index.text import DEFAULT_LEAD_WORDS, embedding_text
+from index.embedding.models import DEFAULT_MODEL
+from index.embedding.cache import EmbeddingCache, embed_key
+from index.text.prepare import DEFAULT_LEAD_WORDS, embedding_text
 
 from .conftest import ROOT, clean_environ
 from .test_server import free_port

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.article import validate_article
+from index.records.article import validate_article
 from index.calibrate import auc, blocks, choose_floor, fit_logistic, predict
-from index.embedders import DEFAULT_MODEL, create_embedder
+from index.embedding.models import DEFAULT_MODEL, create_embedder
 from index.engine import Engine
-from index.relatedness import calibration_path, load_calibration
+from index.relatedness.model import calibration_path, load_calibration
 from service import create_app
 
 HERE = Path(__file__).resolve().parents[1] / "bench" / "relatedness"

@@ -3,9 +3,9 @@ import io
 import json
 import re
 
-from index.embedding_cache import read_vectors_file
+from index.embedding.cache import read_vectors_file
 from index.engine import Engine
-from index.options import options_from
+from index.records.options import options_from
 from service import create_app
 from service.progress import ProgressLines
 

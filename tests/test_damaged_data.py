@@ -18,10 +18,10 @@ from typing import Iterator
 
 import pytest
 
-from index import snapshots
-from index.article import validate_article
-from index.article_words import ARTICLE_WORDS
-from index.lexical import FREQUENCIES
+from index.store import snapshots
+from index.records.article import validate_article
+from index.search.article_words import ARTICLE_WORDS
+from index.text.lexical import FREQUENCIES
 
 from .conftest import ROOT, TEST_CACHE, clean_environ, make_engine
 from .test_server import call, free_port
@@ -207,9 +207,9 @@ WRITE_UNDER_A_SIZE_LIMIT = """
 import resource, signal, sys
 from pathlib import Path
 import numpy as np
-from index import snapshots
-from index.embedders import normalize_rows
-from index.vectors import VectorIndex
+from index.store import snapshots
+from index.embedding.models import normalize_rows
+from index.ann.faiss_index import VectorIndex
 index = VectorIndex(8)
 index.upsert(list(range(4000)), normalize_rows(np.random.RandomState(0).randn(4000, 8)))  # 128 KB of vectors
 # As a full disk: a file may not grow past 20 KB. SIGXFSZ ignored, the write fails with EFBIG;

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from index.article import validate_article
+from index.records.article import validate_article
 
 FOOTER = "\nللمزيد من الأخبار تابعونا على موقعنا وأرسلوا كلمة أخبار إلى الرقم 88548 للاشتراك في الخدمة المجانية"
 

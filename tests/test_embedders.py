@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from index.embedders import DEFAULT_MODEL, create_embedder
+from index.embedding.models import DEFAULT_MODEL, create_embedder
 
 
 def test_e5_gives_unit_vectors_and_ranks_a_paraphrase_first(e5):

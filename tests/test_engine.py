@@ -1,7 +1,7 @@
 """The engine with the real model, FAISS and SQLite: writes, reads, persistence, model guard."""
 import pytest
 
-from index.article import validate_article
+from index.records.article import validate_article
 from index.engine import Engine
 from index.errors import InvalidInput, ModelMismatch, NotFound
 

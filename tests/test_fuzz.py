@@ -9,7 +9,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import allow_header_conformance
 
-from index.article import validate_article
+from index.records.article import validate_article
 from service import create_app
 from service.openapi import spec_for
 

@@ -16,9 +16,9 @@ import faiss
 import numpy as np
 import pytest
 
-from index.article import valid_id, validate_article
+from index.records.article import valid_id, validate_article
 from index.errors import InvalidInput, RebuildBusy
-from index.vectors import VectorIndex
+from index.ann.faiss_index import VectorIndex
 from service import create_app
 
 from .conftest import ROOT, clean_environ, make_engine
@@ -52,7 +52,7 @@ def test_a_huge_one_word_draft_is_answered(client, few):
 def test_a_ligature_that_expands_into_tokens_does_not_crash_the_model():
     """U+FDFA is 3 bytes and 4 tokens: the engine, which sizes its buffers by bytes, aborted the process
     (malloc: corrupted top size) on 20 of them. In a child process, so a crash fails only this test."""
-    code = ("from index.embedders import E5Embedder; e = E5Embedder(); "
+    code = ("from index.embedding.models import E5Embedder; e = E5Embedder(); "
             "v = e.encode(['النبي محمد ' + 'ﷺ' * 20, 'ﷺ' * 300]); print(v.shape)")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "(2, 384)" in done.stdout, done.stderr[-2000:]

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from index.options import SimilarOptions, options_from
+from index.records.options import SimilarOptions, options_from
 from service import create_app
 from service.security import warn_about_writes
 from service.widget import csp_hash, css_between_markers, read_script

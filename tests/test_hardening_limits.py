@@ -25,11 +25,11 @@ from pathlib import Path
 
 import pytest
 
-from index.article import MAX_BODY
-from index.embedders import MAX_TEXT_CHARS
-from index.lexical import words_of
-from index.normalize import MAX_NORMALIZED_CHARS, nfkc_at_most, normalize
-from index.overlap import fingerprint
+from index.records.article import MAX_BODY
+from index.embedding.models import MAX_TEXT_CHARS
+from index.text.lexical import words_of
+from index.text.normalize import MAX_NORMALIZED_CHARS, nfkc_at_most, normalize
+from index.text.overlap import fingerprint
 from service.security import RateLimiter, parse_rate
 
 from .conftest import ROOT, SAMPLE_VECTORS, TEST_CACHE
@@ -72,7 +72,7 @@ from pathlib import Path
 from service.security import RateLimiter, parse_rate
 location, rate, start, end, threads = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
 if location.startswith("postgresql://"):
-    from index.pg_store import PostgresStore
+    from index.store.pg_store import PostgresStore
     buckets = PostgresStore(location).bucket_table()
 else:
     buckets = Path(location)

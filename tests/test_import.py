@@ -6,8 +6,8 @@ import sqlite3
 import numpy as np
 import pytest
 
-from index.article import validate_article
-from index.embedders import DEFAULT_MODEL
+from index.records.article import validate_article
+from index.embedding.models import DEFAULT_MODEL
 from index.engine import Engine
 from service import cli, create_app
 

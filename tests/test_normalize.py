@@ -1,6 +1,6 @@
 import pytest
 
-from index import normalize as n
+from index.text import normalize as n
 
 
 def test_the_two_spellings_of_our_source_page_match():

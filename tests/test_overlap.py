@@ -1,7 +1,15 @@
 import numpy as np
 
-from index.overlap import (common_shingles, containment, containments, from_blob, shingles, text_shingles, to_blob,
-                           without)
+from index.text.overlap import (
+    common_shingles,
+    containment,
+    containments,
+    from_blob,
+    shingles,
+    text_shingles,
+    to_blob,
+    without,
+)
 
 WIRE = ("أعلنت وزارة الداخلية اليوم عن القبض على خلية إرهابية تتكون من ستة عناصر في مدينة الرياض "
         "وضبط أسلحة وذخائر كانت بحوزتهم وقالت الوزارة إن التحقيقات ما زالت جارية لكشف بقية المتورطين")

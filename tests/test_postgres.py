@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from index.article import Article
-from index.overlap import fingerprint
+from index.records.article import Article
+from index.text.overlap import fingerprint
 
 pytest.importorskip("psycopg")
 
@@ -22,7 +22,7 @@ def test_a_number_taken_first_and_committed_last_is_not_missed_by_a_replica(data
     import psycopg
     from psycopg.rows import dict_row
 
-    from index.pg_store import ChangeBatch, PostgresStore
+    from index.store.pg_store import ChangeBatch, PostgresStore
 
     writer, replica = PostgresStore(database_url), PostgresStore(database_url)
     put(writer, article(0))
@@ -52,7 +52,7 @@ def test_a_number_taken_first_and_committed_last_is_not_missed_by_a_replica(data
 
 
 def test_a_write_and_a_delete_reach_another_process_through_the_log(database_url):
-    from index.pg_store import PostgresStore
+    from index.store.pg_store import PostgresStore
 
     a, b = PostgresStore(database_url), PostgresStore(database_url)
     put(a, article(1), article(2))
@@ -85,7 +85,7 @@ def run_at_once(jobs) -> list[BaseException]:
 
 
 def test_concurrent_writers_of_the_same_articles_neither_deadlock_nor_starve_the_pool(database_url):
-    from index.pg_store import PostgresStore
+    from index.store.pg_store import PostgresStore
 
     store = PostgresStore(database_url, pool_size=2)  # fewer connections than writers
     batch = [article(i) for i in range(12)]
@@ -106,9 +106,9 @@ def test_concurrent_writers_of_the_same_articles_neither_deadlock_nor_starve_the
 
 def test_a_replica_copies_the_published_version_keeps_only_what_the_database_keeps_and_never_goes_back(
         database_url, tmp_path):
-    from index import snapshots
-    from index.pg_store import PostgresStore
-    from index.vectors import VectorIndex
+    from index.store import snapshots
+    from index.store.pg_store import PostgresStore
+    from index.ann.faiss_index import VectorIndex
 
     store = PostgresStore(database_url)
     built, replica = tmp_path / "rebuilder", tmp_path / "replica"
@@ -126,7 +126,7 @@ def test_a_replica_copies_the_published_version_keeps_only_what_the_database_kee
 
 
 def test_shared_answers_round_trip_and_older_versions_go(database_url):
-    from index.pg_store import PostgresStore
+    from index.store.pg_store import PostgresStore
 
     store = PostgresStore(database_url)
     table = store.answer_table()

@@ -12,16 +12,16 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from index.article_words import ARTICLE_WORDS, headline_weights
+from index.search.article_words import ARTICLE_WORDS, headline_weights
 from index.engine import Engine
-from index.lexical import lexical_query, words_of
-from index.options import SimilarOptions
-from index.query import Neighbour
-from index.ranking import days_between
-from index.relatedness import cosine_z, evidence, same_section
-from index.relations import DUPLICATES, relate
-from index.selection import grouped, passes, rank_score
-from index.word_weights import word_ids
+from index.text.lexical import lexical_query, words_of
+from index.records.options import SimilarOptions
+from index.search.query import Neighbour
+from index.search.ranking import days_between
+from index.relatedness.model import cosine_z, evidence, same_section
+from index.relatedness.relations import DUPLICATES, relate
+from index.search.selection import grouped, passes, rank_score
+from index.text.word_weights import word_ids
 
 QUERIES = 60
 

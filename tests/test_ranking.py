@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 
 from index.errors import InvalidInput
-from index.options import SimilarOptions, options_from
-from index.ranking import days_between, mmr, recency_factor
-from index.terms import match_key, shared_terms
+from index.records.options import SimilarOptions, options_from
+from index.search.ranking import days_between, mmr, recency_factor
+from index.text.terms import match_key, shared_terms
 
 
 def test_recency_factor_halves_every_half_life():

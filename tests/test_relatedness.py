@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from index.article import validate_article
-from index.embedders import DEFAULT_MODEL, create_embedder
+from index.records.article import validate_article
+from index.embedding.models import DEFAULT_MODEL, create_embedder
 from index.engine import Engine
-from index.relatedness import FEATURES, Calibration, calibration_path, cosine_z, load_calibration, null_of
+from index.relatedness.model import FEATURES, Calibration, calibration_path, cosine_z, load_calibration, null_of
 
 KREMLIN = {"headline": "الكرملين يدعو إلى ضبط النفس في إقليم ناجورنو كاراباخ", "body": "..."}  # the README's
 

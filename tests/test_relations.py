@@ -1,5 +1,5 @@
-from index.relations import NEAR_DUPLICATE_OVERLAP, RELATED_FLOOR, relate
-from index.overlap import fingerprint
+from index.relatedness.relations import NEAR_DUPLICATE_OVERLAP, RELATED_FLOOR, relate
+from index.text.overlap import fingerprint
 
 BODY = ("قال الكرملين اليوم الاثنين إن الوضع في إقليم ناجورنو كاراباخ يثير القلق ودعا جميع الأطراف إلى "
         "ضبط النفس والعودة إلى طاولة المفاوضات وأضاف المتحدث باسم الرئاسة الروسية أن موسكو على اتصال دائم بالطرفين")
@@ -35,7 +35,7 @@ def test_headlines_are_compared_when_a_body_is_missing():
 
 def test_a_headline_many_articles_carry_is_a_label_not_a_duplicate():
     """SaudiNewsNet has 42 cartoons titled "كاريكاتير" with no body: they are not one story."""
-    from index.overlap import common_shingles
+    from index.text.overlap import common_shingles
 
     cartoon, other = fingerprint("كاريكاتير", ""), fingerprint("كاريكاتير", "")
     assert relate(cartoon, other, score=1.0).relation == "duplicate"  # before boilerplate is learnt
@@ -47,7 +47,7 @@ def test_a_headline_many_articles_carry_is_a_label_not_a_duplicate():
 
 
 def test_the_floor_is_the_measured_one_for_the_default_model_only():
-    from index.embedders import related_floor_of as default_floor
+    from index.embedding.models import related_floor_of as default_floor
 
     assert default_floor("e5-small-q4") == RELATED_FLOOR
     assert default_floor("sentence-transformers:/models/mine") < 0  # not measured: no floor

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from index.article import validate_article
+from index.records.article import validate_article
 
 REWRITES = {
     "JA-internationalNews-135-20170201": "الشرطة الألمانية تداهم 54 موقعا في هيسن بحثا عن مشتبه به تونسي",

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from index.article import validate_article
-from index.ranking import days_between
+from index.records.article import validate_article
+from index.search.ranking import days_between
 
 from .conftest import make_engine
 

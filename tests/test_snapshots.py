@@ -4,10 +4,10 @@ import time
 import numpy as np
 import pytest
 
-from index import snapshots
-from index.embedders import normalize_rows
+from index.store import snapshots
+from index.embedding.models import normalize_rows
 from index.errors import IndexCorrupt
-from index.vectors import VectorIndex
+from index.ann.faiss_index import VectorIndex
 
 
 def build(n: int) -> VectorIndex:

@@ -1,6 +1,6 @@
-from index.article import Article
-from index.overlap import fingerprint
-from index.store import ArticleStore
+from index.records.article import Article
+from index.text.overlap import fingerprint
+from index.store.sqlite_store import ArticleStore
 
 
 def article(i: int, headline: str = "h") -> Article:

@@ -1,7 +1,7 @@
 from dataclasses import dataclass
 
-from index.article import Article
-from index.stories import collapse, connected_groups, first_published
+from index.records.article import Article
+from index.relatedness.stories import collapse, connected_groups, first_published
 
 
 @dataclass

@@ -1,6 +1,6 @@
 import pytest
 
-from index.text import detect_language, embedding_text, lead
+from index.text.prepare import detect_language, embedding_text, lead
 
 
 def test_lead_takes_the_first_words():

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from index.embedders import normalize_rows
-from index.vectors import VectorIndex
+from index.embedding.models import normalize_rows
+from index.ann.faiss_index import VectorIndex
 
 
 @pytest.fixture

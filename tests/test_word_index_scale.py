@@ -9,7 +9,8 @@ from collections import Counter
 
 import pytest
 
-from index import lexical, word_index
+from index.text import lexical
+from index.store import word_index
 
 DEPTH = 31
 
@@ -91,7 +92,7 @@ def test_writes_after_compacting_are_searched_and_counted(tmp_path, sample_words
 
 
 def test_the_postgresql_search_answers_as_the_plain_computation(database_url, sample_words, sample_sets):
-    from index.pg_store import PostgresStore
+    from index.store.pg_store import PostgresStore
 
     store = PostgresStore(database_url, pool_size=2)
     try:

@@ -6,8 +6,8 @@ import random
 import numpy as np
 import pytest
 
-from index.lexical import LexicalQuery
-from index.word_weights import WeightedWords, held_shares, shares_held_of, stable_ids, word_ids
+from index.text.lexical import LexicalQuery
+from index.text.word_weights import WeightedWords, held_shares, shares_held_of, stable_ids, word_ids
 
 WORDS = ["كرملين", "ناجورنو", "كاراباخ", "بيسكوف", "ارمينيا", "اذربيجان", "موسكو", "club", "match", "x" * 80]
 

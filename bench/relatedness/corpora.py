@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 
 from bench.corpora import SHARED, saudinewsnet
-from index.article import validate_article
+from index.records.article import validate_article
 from index.engine import Engine
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.relatedness.corpora import indexed  # noqa: E402
 from bench.relatedness.pool import JUDGEMENTS, POOL, load_jsonl  # noqa: E402
-from index import lexical  # noqa: E402
+from index.text import lexical  # noqa: E402
 
 DEPTH = 300  # ranks beyond it count as DEPTH
 

@@ -1,4 +1,4 @@
-"""Fit the default embedder's shipped calibration (index/calibration/<model>.json) on the judged pairs
+"""Fit the default embedder's shipped calibration (index/relatedness/calibration/<model>.json) on the judged pairs
 of every corpus, through the code `python -m service calibrate` runs (`Engine.judged`,
 `calibrate.fit_calibration`): the evidence of each pair is read over its own corpus's index.
 
@@ -17,8 +17,8 @@ import numpy as np
 from bench.relatedness.corpora import indexed
 from bench.relatedness.pool import JUDGEMENTS, POOL, load_jsonl
 from index.calibrate import DEFAULT_FEATURES, Judged, fit_calibration
-from index.embedders import DEFAULT_MODEL
-from index.relatedness import FEATURES, calibration_path
+from index.embedding.models import DEFAULT_MODEL
+from index.relatedness.model import FEATURES, calibration_path
 
 CORPORA = ("ant", "antfull", "snn")
 

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from bench.relatedness.corpora import indexed  # noqa: E402
 from bench.relatedness.systems import SYSTEMS, last_relatedness  # noqa: E402
 from index.engine import Engine  # noqa: E402
-from index.text import lead  # noqa: E402
+from index.text.prepare import lead  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 POOL, JUDGEMENTS = HERE / "pool.jsonl", HERE / "judgements.jsonl"

@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bench.relatedness.pool import JUDGEMENTS, POOL, load_jsonl  # noqa: E402
-from index.embedders import DEFAULT_MODEL  # noqa: E402
-from index.relatedness import load_calibration  # noqa: E402
+from index.embedding.models import DEFAULT_MODEL  # noqa: E402
+from index.relatedness.model import load_calibration  # noqa: E402
 
 BLOCK = 5
 

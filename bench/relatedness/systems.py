@@ -10,9 +10,9 @@ from __future__ import annotations
 import sqlite3
 from typing import Callable
 
-from index import lexical
+from index.text import lexical
 from index.engine import Engine
-from index.options import SimilarOptions
+from index.records.options import SimilarOptions
 
 def product(engine: Engine, query: str, depth: int) -> list[str]:
     return [item["id"] for item in engine.similar(query, SimilarOptions(k=depth))["items"]]

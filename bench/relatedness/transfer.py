@@ -21,8 +21,8 @@ import numpy as np
 from bench.relatedness.fit import judged_by_corpus, pooled
 from bench.relatedness.pool import POOL, load_jsonl
 from index.calibrate import Judged, auc, blocks, fit_calibration
-from index.embedders import DEFAULT_MODEL
-from index.relatedness import Calibration
+from index.embedding.models import DEFAULT_MODEL
+from index.relatedness.model import Calibration
 
 GROUPS = {"ANT": ("ant", "antfull"), "SNN": ("snn",)}
 FEATURE_SETS = {

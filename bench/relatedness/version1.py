@@ -23,7 +23,7 @@ LISTS = """
 import json, sys
 from pathlib import Path
 from bench.corpora import saudinewsnet
-from index.article import validate_article
+from index.records.article import validate_article
 from index.engine import Engine
 n, folder, cache, queries = int(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), json.loads(sys.argv[4])
 rows = saudinewsnet()[:n]

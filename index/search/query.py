@@ -1,0 +1,394 @@
+"""The query path: candidates from the live index (the nearest by cosine and, when the embedder is
+calibrated, those sharing the query's rarest words), their relation and relatedness to the query,
+filters, ranking, one item per story, diversity. `present` turns the picks into answers."""
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..text import lexical
+from ..records.article import Article
+from ..store.base import Store
+from .candidates import Candidate, CandidateRows
+from ..errors import EngineError, NotFound
+from .live_index import LiveIndex
+from ..records.options import SimilarOptions
+from .ranking import days_apart, mmr, timestamp
+from ..relatedness.model import Calibration, Null, cosine_z, evidence, null_of, same_section
+from ..relatedness.relations import DUPLICATES, Relation, relate, relate_many
+from ..text.overlap import Fingerprint, fingerprint
+from ..records.stored import StoredArticle
+from .selection import filters_candidates, grouped, passes, rank_score
+from ..text.prepare import lead
+from .article_words import headline_weights
+from ..text.word_weights import WeightedWords, held_shares, shares_held_of, word_ids
+
+WHY_LEAD_WORDS = 60
+NEIGHBOUR_BODY_CHARS = 1500  # a lead is all a neighbour needs of its body (for the why)
+CANDIDATE_ROWS = 20_000  # candidates kept in memory per process (about 5 KB each)
+LEXICAL_DEPTH = 30  # candidates sharing the query's rarest words, beside the nearest by cosine
+CALIBRATED_DEPTH = 2000  # the deepest a filtered request searches when relatedness decides
+# The relation of an item that tops up a block (`fill`): what it is, never "related".
+FILL_RELATIONS = {"section": "more_from_section", "latest": "latest"}
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """A stored article found near a query, and how it relates to the query."""
+
+    stored: StoredArticle
+    relation: Relation
+    relatedness: float | None = None  # calibrated probability of "related" (None: uncalibrated, or pinned)
+    same_event: bool = False
+
+    @property
+    def key(self) -> int:
+        return self.stored.key
+
+    @property
+    def article(self) -> Article:
+        return self.stored.article
+
+    @property
+    def story_id(self) -> str:
+        return self.stored.story_id
+
+    @property
+    def score(self) -> float:
+        return self.relation.score
+
+    @functools.cached_property
+    def published(self) -> float | None:
+        """Its publication time in seconds since the epoch (see `ranking.timestamp`)."""
+        return timestamp(self.article.published_at)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A pick of the query path: pinned by an editor, or found (with its story's copies collapsed
+    into it, `also`; None when the request shows every copy)."""
+
+    neighbour: Neighbour
+    pinned: bool
+    also: list[str] | None = None
+
+
+@dataclass(frozen=True)
+class Reach:
+    """How far an answer's candidates went: the nearest by cosine down to `threshold` (-inf: every
+    article), and any article holding a word it searched for, `asked` (see `answers`)."""
+
+    threshold: float
+    asked: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Query:
+    """What a similar-stories search starts from: a stored article, or a draft (no key, no id)."""
+
+    fingerprint: Fingerprint
+    vector: np.ndarray
+    key: int | None
+    article_id: str | None
+    story_id: str | None
+    source: str | None
+    published_at: str | None  # the reference time of recency and max_age_days
+    text: str  # headline and lead, for the shared terms
+    words: tuple[str, ...] = ()  # its indexed words (see `lexical`)
+    headline_words: tuple[str, ...] = ()
+    section: str | None = None
+
+    @functools.cached_property
+    def published(self) -> float | None:
+        return timestamp(self.published_at)
+
+    @functools.cached_property
+    def word_ids(self) -> np.ndarray:
+        return word_ids(self.words)
+
+    def asked(self, frequencies: lexical.Frequencies) -> QueryWords:
+        """Its words as the version's frequencies weigh them (computed once a query and version)."""
+        kept = self.__dict__.get("_asked")
+        if kept is None or kept.frequencies is not frequencies:
+            kept = QueryWords.of(self, frequencies)
+            object.__setattr__(self, "_asked", kept)  # a memo of a frozen instance (as cached_property does)
+        return kept
+
+
+@dataclass(frozen=True, eq=False)
+class QueryWords:
+    """A query's words weighed with an index version's frequencies: those searched and weighed
+    (`lexical.lexical_query`), and its headline's, as the evidence needs them."""
+
+    frequencies: lexical.Frequencies
+    asked: lexical.LexicalQuery
+    weighted: WeightedWords
+    headline: WeightedWords
+
+    @classmethod
+    def of(cls, query: Query, frequencies: lexical.Frequencies) -> QueryWords:
+        asked = lexical.lexical_query(list(query.words), frequencies)
+        headline = lexical.lexical_query(list(query.headline_words), frequencies)
+        return cls(frequencies, asked, WeightedWords.of(asked.idf, asked.weight),
+                   WeightedWords.of(headline.idf, headline.weight))
+
+
+def text_query(headline: str, body: str, fp: Fingerprint, vector: np.ndarray, key: int | None,
+               article_id: str | None, story_id: str | None, source: str | None, published_at: str | None,
+               section: str | None = None) -> Query:
+    """A query, with what its text gives: the lead shared terms come from, and its indexed words."""
+    return Query(fp, vector, key, article_id, story_id, source, published_at,
+                 f"{headline}\n{lead(body, WHY_LEAD_WORDS)}", tuple(lexical.words_of(headline, body)),
+                 tuple(lexical.words_of(headline, "")), section)
+
+
+class SimilarSearch:
+    """Similar stories and duplicates of a query, over the live index and the store."""
+
+    def __init__(self, live: LiveIndex, store: Store, related_floor: float, calibration: Calibration | None = None,
+                 cached_rows: int = CANDIDATE_ROWS) -> None:
+        self.live, self.store, self.related_floor = live, store, related_floor
+        self.rows = CandidateRows(cached_rows)
+        self._calibration = calibration
+        live.listeners.append(self.rows.forget)
+
+    @property
+    def calibration(self) -> Calibration | None:
+        return self._calibration
+
+    @calibration.setter
+    def calibration(self, calibration: Calibration | None) -> None:
+        self._calibration = calibration
+        self.rows.forget(None)  # their nulls lean on the calibration's prior
+
+    def stored(self, article_id: str) -> StoredArticle:
+        """The stored article, or NotFound naming `id`."""
+        stored = self.store.get(article_id)
+        if stored is None:
+            raise NotFound(f"no article with id {article_id!r}", "id")
+        return stored
+
+    def vector_of(self, stored: StoredArticle) -> np.ndarray:
+        """An article's vector: the index's, else the cache's (stored, not yet replayed here)."""
+        vector = self.live.vector(stored.key)
+        if vector is None:
+            vector = self.live.embedder.cached([stored.embed_key]).get(stored.embed_key)
+        if vector is None:
+            raise EngineError(f"article {stored.article.id!r} has no vector yet")
+        return vector
+
+    def query_of(self, stored: StoredArticle) -> Query:
+        article = stored.article
+        return text_query(article.headline, article.body, stored.fingerprint, self.vector_of(stored), stored.key,
+                          article.id, stored.story_id, article.source, article.published_at, article.section)
+
+    def draft_query(self, headline: str, body: str, vector: np.ndarray, published_at: str) -> Query:
+        """The query of a text that is not stored (an editor's draft)."""
+        return text_query(headline, body, fingerprint(headline, body), vector, None, None, None, None, published_at)
+
+    def relate(self, a: Fingerprint, b: Fingerprint, score: float) -> Relation:
+        return relate(a, b, score, self.live.version.common, self.related_floor)
+
+    def neighbours(self, fp: Fingerprint, vector: np.ndarray, depth: int, exclude_key: int | None) -> list[Neighbour]:
+        """The `depth` nearest stored articles by cosine (best first) with their relation to the query
+        by text and cosine alone (what duplicates and story links need)."""
+        hits = [h for h in self.live.search(vector, depth + 1) if h[0] != exclude_key][:depth]
+        rows = self.rows.get_many([key for key, _ in hits], self._read_candidates)
+        return self._related(fp, hits, rows, self.related_floor)
+
+    def _read_candidates(self, keys: list[int]) -> dict[int, Candidate]:
+        """Candidate rows of the stored articles among `keys` that the index holds, read in one batch."""
+        version = self.live.version
+        stored = self.store.get_by_keys(keys, body_chars=NEIGHBOUR_BODY_CHARS)
+        present = [key for key in keys if key in stored and stored[key].fingerprint is not None]
+        vectors, found = self.live.vectors(present)
+        present, vectors = [key for key, ok in zip(present, found) if ok], vectors[found]
+        if not present:
+            return {}
+        # The version's arrays hold the words of the articles it was built with; the others' come from the store.
+        kept, changed = self.live.article_words()
+        positions = dict(zip(present, kept.rows(present))) if kept is not None else {}
+        positions.update((key, None) for key in changed.intersection(positions))
+        read = [key for key in present if positions.get(key) is None]
+        words = self.store.words.words(read) if read else {}
+        null = self.null(vectors) if self.calibration else Null(np.zeros(len(present)), np.ones(len(present)))
+        rows = {}
+        for i, key in enumerate(present):
+            s = stored[key]
+            if positions.get(key) is None:
+                ids = word_ids(words.get(key, ()))
+                headline = headline_weights(lexical.words_of(s.article.headline, ""), version.frequencies)
+            else:
+                ids, headline = kept.words(positions[key]), kept.headline(positions[key])
+            rows[key] = Candidate(s, ids, headline, vectors[i],
+                                  timestamp(s.article.published_at), float(null.mean[i]), float(null.spread[i]))
+        return rows
+
+    def candidates(self, query: Query, depth: int, query_null: Null | None = None) -> tuple[list[Neighbour], Reach]:
+        """The `depth` nearest by cosine, and (calibrated) the articles sharing the query's rarest
+        words, each with its relation and relatedness; also how far they reached.
+
+        Every candidate's evidence comes from its row (read from the store once, kept between
+        requests) in a few array passes over all of them: per-candidate work is what FAISS costs.
+        """
+        hits = [h for h in self.live.search(query.vector, depth + 1) if h[0] != query.key][:depth]
+        deepest = hits[-1][1] if len(hits) >= depth else -math.inf
+        if self.calibration is None:
+            rows = self.rows.get_many([key for key, _ in hits], self._read_candidates)
+            return self._related(query.fingerprint, hits, rows, self.related_floor), Reach(deepest)
+        words = query.asked(self.live.version.frequencies)
+        asked = words.asked
+        near = {key for key, _ in hits}
+        lexical_keys = [key for key, _ in self.store.words.search(asked, LEXICAL_DEPTH + 1)
+                        if key not in near and key != query.key]
+        rows = self.rows.get_many([key for key, _ in hits] + lexical_keys, self._read_candidates)
+        hits += [(key, float(query.vector @ rows[key].vector)) for key in lexical_keys if key in rows]
+        found = self._related(query.fingerprint, hits, rows, -math.inf)
+        # A write holding a searched word may enter (or push out) a lexical candidate whatever its cosine.
+        reach = Reach(deepest, frozenset(asked.searched))
+        if not found:
+            return found, reach
+        query_null = self.null(query.vector) if query_null is None else query_null
+        scores = self.calibration.relatedness(self._evidence(query, found, rows, words, query_null))
+        # Text reuse is the same story (judges said so of every copy); under the gate, nothing is related.
+        copies = np.array([n.relation.relation in DUPLICATES for n in found])
+        gated = np.array([n.score for n in found]) >= self.calibration.gate(query_null)
+        scores = np.where(copies, 1.0, np.where(gated, scores, 0.0))
+        same = self.calibration.same_event
+        return [Neighbour(n.stored, n.relation, p, p >= same) for n, p in zip(found, scores.tolist())], reach
+
+    def null(self, vectors: np.ndarray) -> Null:
+        """What unrelated articles of this index score against each of these vectors (see `relatedness`)."""
+        if self.calibration is None:  # no prior to lean on: the reference alone (what a calibration is fitted on)
+            return null_of(vectors, self.live.version.reference, (0.0, 1.0), weight=0.0)
+        return null_of(vectors, self.live.version.reference, self.calibration.null_prior)
+
+    def gate(self, query: Query, query_null: Null | None = None) -> float:
+        """The cosine under which no candidate of the query is related (calibrated), or the related floor."""
+        if self.calibration is None:
+            return self.related_floor
+        return self.calibration.gate(self.null(query.vector) if query_null is None else query_null)
+
+    def evidence_for(self, query: Query, keys: list[int]) -> np.ndarray:
+        """The evidence rows (see `relatedness.FEATURES`) of these stored articles as candidates of the
+        query, as the query path computes them (the judged pairs are fitted on these)."""
+        rows = self.rows.get_many(keys, self._read_candidates)
+        hits = [(key, float(query.vector @ rows[key].vector)) for key in keys if key in rows]
+        found = self._related(query.fingerprint, hits, rows, -math.inf)
+        return self._evidence(query, found, rows, query.asked(self.live.version.frequencies), self.null(query.vector))
+
+    @staticmethod
+    def _evidence(query: Query, found: list[Neighbour], rows: dict[int, Candidate], words: QueryWords,
+                  query_null: Null) -> np.ndarray:
+        """The evidence of every candidate at once (see `relatedness.evidence`)."""
+        candidates = [rows[n.key] for n in found]
+        ids = [c.word_ids for c in candidates]
+        cosines = np.array([n.score for n in found])
+        candidate_null = Null(np.array([c.null_mean for c in candidates]), np.array([c.null_spread for c in candidates]))
+        return evidence(cosines, cosine_z(cosines, query_null, candidate_null),
+                        held_shares(words.weighted, ids), held_shares(words.headline, ids),
+                        shares_held_of([c.headline for c in candidates], query.word_ids),
+                        [days_apart(query.published, c.published) for c in candidates],
+                        [same_section(query.section, n.article.section) for n in found])
+
+    def _related(self, fp: Fingerprint, hits: list[tuple[int, float]], rows: dict[int, Candidate],
+                 floor: float) -> list[Neighbour]:
+        """Hits that have a row, with their relation to a query of fingerprint `fp` (calibrated, the
+        floor is -inf: any that is no copy is `related` here, its relatedness decides)."""
+        kept = [(key, score) for key, score in hits if key in rows]
+        relations = relate_many(fp, [rows[key].stored.fingerprint for key, _ in kept],
+                                np.array([score for _, score in kept], dtype=np.float64), self.live.version.common, floor)
+        return [Neighbour(rows[key].stored, relation) for (key, _), relation in zip(kept, relations)]
+
+    def pinned(self, query: Query) -> list[Neighbour]:
+        """The editor's pins of the query article that still exist, in the editor's order."""
+        if query.article_id is None:
+            return []
+        return [Neighbour(s, self.relate(query.fingerprint, s.fingerprint, float(query.vector @ self.vector_of(s))))
+                for s in self.store.pinned(query.article_id)]
+
+    def items(self, query: Query, options: SimilarOptions) -> tuple[list[Shown], Reach]:
+        """Pinned items first, then neighbours that pass the filters, re-ranked, collapsed, diversified.
+
+        Also returns how far the candidates reached: an article out of reach could not have entered
+        the answer (see `answers`).
+        """
+        pins = self.pinned(query)[: options.k]
+        wanted = options.k - len(pins)
+        groups, reach = self._groups(query, options, wanted, options.exclude | {p.article.id for p in pins})
+        if options.diversity and len(groups) > 1:
+            pool = groups[: 3 * options.k]
+            relevance = np.array([rank_score(n, options, query) for n, _ in pool])
+            vectors, stored = self.live.vectors([n.key for n, _ in pool])
+            if not stored.all():  # one left the index meanwhile: the cache still has its vector
+                vectors = np.stack([self.vector_of(n.stored) for n, _ in pool])
+            groups = [pool[i] for i in mmr(relevance, vectors, wanted, options.diversity)]
+        collapsed = options.duplicates == "collapse"
+        shown = [Shown(n, pinned=True) for n in pins] + [
+            Shown(chosen, pinned=False, also=[n.article.id for n in rest] if collapsed else None)
+            for chosen, rest in groups[:wanted]]
+        if options.fill != "none" and len(shown) < options.k:
+            seen = options.exclude | {s.neighbour.article.id for s in shown} | {i for s in shown for i in s.also or ()}
+            shown += self.filled(query, options, options.k - len(shown), seen)
+            reach = Reach(-math.inf, reach.asked)  # any write may bring a newer article: no answer outlives one
+        return shown, reach
+
+    def filled(self, query: Query, options: SimilarOptions, count: int, seen: set[str]) -> list[Shown]:
+        """Up to `count` items that top up a block: the newest articles (of the query's section with
+        `fill=section`) published up to the query, passing the request's filters, outside the
+        query's story and `seen`, each under its fill relation (see FILL_RELATIONS)."""
+        section = query.section if options.fill == "section" else None
+        if options.fill == "section" and not section:
+            return []
+        relation = FILL_RELATIONS[options.fill]
+        found: list[Shown] = []
+        for stored in self.store.newest(section, query.published_at, 4 * count + len(seen) + 10, NEIGHBOUR_BODY_CHARS):
+            vector = self.live.vector(stored.key)
+            if (stored.article.id in seen or stored.key == query.key or vector is None
+                    or (query.story_id and stored.story_id == query.story_id)):
+                continue
+            n = Neighbour(stored, Relation(relation, float(query.vector @ vector), 0.0, "none"))
+            if passes(n, options, query):
+                found.append(Shown(n, pinned=False, also=[] if options.duplicates == "collapse" else None))
+                if len(found) == count:
+                    break
+        return found
+
+    def _groups(self, query: Query, options: SimilarOptions, wanted: int,
+                skip: set[str]) -> tuple[list[tuple[Neighbour, list[Neighbour]]], Reach]:
+        """Ranked groups (an item and its collapsed copies), searching deeper while filters leave
+        fewer than `wanted` and the index holds more; also the cosine under which an article could
+        not have entered them (see `candidates`)."""
+        # Re-ranking (recency, diversity) needs a wider pool than the k nearest; plain similarity does not.
+        reranked = options.recency_half_life_days > 0 or options.diversity > 0
+        depth, size = (3 * options.k + 20 if reranked else 2 * options.k + 10), len(self.live)
+        query_null = self.null(query.vector) if self.calibration else None
+        floor = max(self.gate(query, query_null), options.min_score if options.min_score is not None else -1.0)
+        least = options.min_relatedness if options.min_relatedness is not None else (
+            self.calibration.floor if self.calibration else None)
+        while True:
+            found, reach = self.candidates(query, depth, query_null)
+            kept = [n for n in found if n.article.id not in skip and passes(n, options, query, least)]
+            groups = grouped(sorted(kept, key=lambda n: -rank_score(n, options, query)), options, query)
+            # Hits come best first: once the deepest is under the floor, no deeper one can pass.
+            if len(groups) >= wanted or depth >= size or reach.threshold < floor:
+                return groups, reach
+            # Calibrated, a deeper (lower cosine) hit is seldom related: search deeper only while the
+            # filters leave out related candidates, and not past CALIBRATED_DEPTH.
+            if self.calibration and (depth >= CALIBRATED_DEPTH or not filters_candidates(options) or len(kept) == sum(
+                    n.article.id not in skip and passes(n, SimilarOptions(), query, least) for n in found)):
+                return groups, reach
+            depth = min(size, depth * 4)
+
+    def duplicates(self, stored: StoredArticle, depth: int) -> list[Neighbour]:
+        """Stored duplicates and near-duplicates of a stored article: its neighbours and its story."""
+        vector = self.vector_of(stored)
+        found = {n.key: n for n in self.neighbours(stored.fingerprint, vector, depth, stored.key)}
+        for member in self.store.story_members([stored.story_id]):
+            if member.key != stored.key and member.key not in found and member.fingerprint is not None:
+                score = float(vector @ self.vector_of(member))
+                found[member.key] = Neighbour(member, self.relate(stored.fingerprint, member.fingerprint, score))
+        return list(found.values())

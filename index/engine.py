@@ -153,9 +153,10 @@ class Engine:
         self.live.load()
         self.store_problem()  # logged now, at start, if there is one
 
-    def sync(self) -> None:
-        """Catch up with a newer version and the store's newer changes."""
-        self.live.sync()
+    def catch_up(self) -> None:
+        """Catch up with a newer version (copied from the store's when it publishes them) and the store's
+        newer changes (see `LiveIndex.catch_up`)."""
+        self.live.catch_up()
 
     @property
     def ready(self) -> bool:
@@ -206,7 +207,7 @@ class Engine:
         """Re-embed (through the cache) every stored article into a new index version and make it live.
         `stages` hears of each stage (`embed`, then `link`) with its number of articles."""
         summary = self.rebuilder.rebuild(stages or no_stages)
-        self.live.sync()
+        self.live.catch_up()
         self.answers.forget_other_versions()
         return summary
 
@@ -214,7 +215,7 @@ class Engine:
         return self.rebuilder.last()
 
     def health(self) -> dict[str, Any]:
-        self.live.sync()
+        self.live.catch_up()
         meta = self.live.version.meta
         calibration = self.search.calibration
         return {"articles": self._article_count(), "indexed": len(self.live), "model": self.model,
@@ -238,7 +239,7 @@ class Engine:
     def judged(self, pairs: Sequence[tuple[str, str, int]]) -> Judged:
         """Judged pairs (query id, candidate id, label 0-2) of stored articles with their evidence over
         this index (see `calibrate.judged_pairs`)."""
-        self.live.sync()
+        self.live.catch_up()
         return judged_pairs(self.search, pairs)
 
     def calibrate(self, pairs: Sequence[tuple[str, str, int]], target: float = 0.85,
@@ -298,7 +299,7 @@ class Engine:
 
     def answer(self, article_id: str, options: SimilarOptions) -> tuple[dict[str, Any], str]:
         """The similar answer and where it came from: "memory", "shared" (file), "sliced" or "computed"."""
-        self.live.sync()
+        self.live.catch_up()
         self._usable_store()  # never an answer kept from a store that is gone
         body, source = self.answers.answer(article_id, options)
         if self._on_answer:  # requests only: answers a rebuild warms are not counted
@@ -307,43 +308,43 @@ class Engine:
 
     def fresh_answer(self, article_id: str, options: SimilarOptions) -> dict[str, Any]:
         """The similar answer computed now, past every cache."""
-        self.live.sync()
+        self.live.catch_up()
         return self.answers.compute(self.get(article_id), options)[0]
 
     def warm(self, option_sets: Sequence[SimilarOptions], newest: int, progress: Progress | None = None) -> int:
         """Compute the answers pages will ask for (see `SimilarAnswers.warm`); returns how many."""
-        self.live.sync()
+        self.live.catch_up()
         return self.answers.warm(option_sets, newest, progress)
 
     def similar_to_text(self, headline: str, body: str = "", options: SimilarOptions | None = None,
                         **overrides: Any) -> dict[str, Any]:
         """The stored articles most similar to a text that is not stored (an editor's draft)."""
         options = options_from(overrides, options or SimilarOptions(), {})
-        self.live.sync()
+        self.live.catch_up()
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         query = self.search.draft_query(headline, body, self.embedding.embed_article(headline, body), now)
         return draft_answer(headline, similar_items(query, self.search.items(query, options)[0]))
 
     def neighbours(self, article_id: str, depth: int) -> list[Neighbour]:
         """The `depth` nearest stored articles to a stored one, with their relation to it."""
-        self.live.sync()
+        self.live.catch_up()
         stored = self.get(article_id)
         return self.search.neighbours(stored.fingerprint, self.search.vector_of(stored), depth, stored.key)
 
     def vector(self, article_id: str) -> np.ndarray:
-        self.live.sync()
+        self.live.catch_up()
         return self.search.vector_of(self.get(article_id))
 
     def duplicates(self, article_id: str) -> dict[str, Any]:
         """Stored duplicates and near-duplicates of a stored article (its story and its neighbours)."""
-        self.live.sync()
+        self.live.catch_up()
         stored = self.get(article_id)
         return {"article": {"id": stored.article.id, "headline": stored.article.headline, "story_id": stored.story_id},
                 "items": duplicate_items(self.search.duplicates(stored, DUPLICATE_CANDIDATES))}
 
     def duplicates_of_text(self, headline: str, body: str = "") -> dict[str, Any]:
         """Has this draft already run? Its stored duplicates and near-duplicates."""
-        self.live.sync()
+        self.live.catch_up()
         vector = self.embedding.embed_article(headline, body)
         found = self.search.neighbours(fingerprint(headline, body), vector, DUPLICATE_CANDIDATES, None)
         return draft_answer(headline, duplicate_items(found))

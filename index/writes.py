@@ -65,7 +65,7 @@ class Writer:
                               [p.terms for p in unique], linked=not link)
             crash_points.reached("ingest:stored")
             if link:
-                self.search.live.sync()
+                self.search.live.catch_up()
                 self.link_stories(ids)
         self.repair_links()  # a dead writer's articles, if no other writer is at work now
         return ids
@@ -91,7 +91,7 @@ class Writer:
             pending = self.store.unlinked_ids() if alone else []
             if pending:
                 log.warning("linking %d articles stored by a writer that stopped before linking them", len(pending))
-                self.search.live.sync()
+                self.search.live.catch_up()
                 self.link_stories(pending)
         return len(pending)
 
@@ -138,13 +138,13 @@ class Writer:
         removed = 0
         if prune:
             removed = sum(self.store.delete(i) for i in self.store.all_ids() if i not in latest)
-            self.search.live.sync()
+            self.search.live.catch_up()
         return {"upserted": len(changed), "unchanged": len(latest) - len(changed), "removed": removed}
 
     def delete(self, article_id: str) -> None:
         if not self.store.delete(article_id):
             raise NotFound(f"no article with id {article_id!r}", "id")
-        self.search.live.sync()
+        self.search.live.catch_up()
 
     def pins(self, article_id: str) -> list[str]:
         self.search.stored(article_id)

@@ -24,7 +24,7 @@ def test_a_change_far_from_the_answer_leaves_it_current():
     log = ChangeLog(since=10)
     answer = Answer({}, key=1, threshold=0.8, seq=10)
     log.add(11, [7], [unit(0, 1, 0)])  # scores 0 against the query
-    assert log.still_current(answer, unit(1, 0, 0))
+    assert log.confirm_current(answer, unit(1, 0, 0))
     assert answer.seq == 11  # checked once, not again at the next read
 
 
@@ -37,32 +37,32 @@ def test_a_change_to_the_query_or_near_it_makes_the_answer_stale(key, vector, cu
     log = ChangeLog(since=10)
     log.add(11, [9], [unit(0, 0, 1)])
     log.add(12, [key], [vector])
-    assert log.still_current(Answer({}, key=1, threshold=0.8, seq=10), unit(1, 0, 0)) is current
+    assert log.confirm_current(Answer({}, key=1, threshold=0.8, seq=10), unit(1, 0, 0)) is current
 
 
 def test_only_changes_after_the_answer_count():
     log = ChangeLog(since=0)
     log.add(5, [1], [unit(1, 0, 0)])
-    assert log.still_current(Answer({}, key=1, threshold=0.8, seq=5), unit(1, 0, 0))
-    assert not log.still_current(Answer({}, key=1, threshold=0.8, seq=4), unit(1, 0, 0))
+    assert log.confirm_current(Answer({}, key=1, threshold=0.8, seq=5), unit(1, 0, 0))
+    assert not log.confirm_current(Answer({}, key=1, threshold=0.8, seq=4), unit(1, 0, 0))
 
 
 def test_answers_from_before_the_replayed_log_are_stale(monkeypatch):
     monkeypatch.setattr(staleness, "MAX_REPLAYED", 3)
     log = ChangeLog(since=10)
     fresh = Answer({}, key=1, threshold=0.99, seq=10)
-    assert log.still_current(fresh, unit(1, 0, 0))
+    assert log.confirm_current(fresh, unit(1, 0, 0))
     log.add(11, [2, 3], [unit(0, 1, 0), unit(0, 0, 1)])
     log.add(12, [4, 5], [unit(0, 1, 0), unit(0, 0, 1)])  # past the bound: forget, and move the floor
     assert len(log) == 0 and log.floor == 12
-    assert not log.still_current(Answer({}, key=1, threshold=0.99, seq=11), unit(1, 0, 0))
-    assert log.still_current(Answer({}, key=1, threshold=0.99, seq=12), unit(1, 0, 0))
+    assert not log.confirm_current(Answer({}, key=1, threshold=0.99, seq=11), unit(1, 0, 0))
+    assert log.confirm_current(Answer({}, key=1, threshold=0.99, seq=12), unit(1, 0, 0))
 
 
 def test_an_answer_that_held_every_article_goes_stale_with_any_new_one():
     log = ChangeLog(since=0)
     log.add(1, [9], [unit(-1, 0, 0)])
-    assert not log.still_current(Answer({}, key=1, threshold=-np.inf, seq=0), unit(1, 0, 0))
+    assert not log.confirm_current(Answer({}, key=1, threshold=-np.inf, seq=0), unit(1, 0, 0))
 
 
 # -- the engine -------------------------------------------------------------------------------

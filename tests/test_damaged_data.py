@@ -130,7 +130,7 @@ def test_a_store_emptied_by_its_own_deletes_is_still_ready(tmp_path, e5, few):
     engine.load()
     for row in few[:2]:
         engine.delete(row["id"])
-    engine.sync()
+    engine.catch_up()
     assert engine.store.count() == 0 and engine.ready and engine.store_problem() is None
 
 

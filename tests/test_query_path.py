@@ -52,7 +52,7 @@ def plain_neighbour(search, query, key: int, score: float) -> Neighbour:
 @pytest.fixture(scope="module")
 def queries(sample_engine, sample_rows):
     search = sample_engine.search
-    sample_engine.sync()
+    sample_engine.catch_up()
     rows = sample_rows[:: len(sample_rows) // QUERIES][:QUERIES]
     return [search.query_of(search.stored(r["id"])) for r in rows]
 
@@ -115,7 +115,7 @@ def test_the_version_keeps_every_articles_words_and_the_store_answers_for_those_
     # Rewritten after the version: its candidate row holds its new words, not the version's.
     first = next(iter(stored.values())).article
     engine.upsert([replace(first, headline="كاريكاتير الكرملين وناجورنو كاراباخ", body=first.body)])
-    engine.sync()
+    engine.catch_up()
     assert first_key(engine, first.id) in engine.live.changed
     row = engine.search._read_candidates([first_key(engine, first.id)])[first_key(engine, first.id)]
     assert np.array_equal(row.headline.ids, word_ids(["كاريكاتير", "كرملين", "ناجورنو", "كاراباخ"]))

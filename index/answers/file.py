@@ -13,8 +13,11 @@ log = logging.getLogger(__name__)
 # How long a request waits for another process's write to the answer file before it does without.
 FILE_WAIT_MS = 2000
 
-SCHEMA = """
-DROP TABLE IF EXISTS answers;  -- the format before asked words
+# The table of the format before asked words, dropped when a file made then is opened (its answers
+# cannot say which words they searched: none could be proved current).
+OLD_FORMAT = "DROP TABLE IF EXISTS answers"
+SCHEMA = f"""
+{OLD_FORMAT};
 CREATE TABLE IF NOT EXISTS answers_v2 (
     version   TEXT NOT NULL,     -- index version, related floor and answer format it was computed with
     article   TEXT NOT NULL,     -- the query article's id
@@ -30,7 +33,10 @@ CREATE TABLE IF NOT EXISTS answers_v2 (
 
 
 class AnswerFile:
-    """Answer rows in a SQLite file; busy past FILE_WAIT_MS or damaged, it is done without."""
+    """Answer rows in a SQLite file; busy past FILE_WAIT_MS or damaged, it is done without.
+
+    Opening one creates its table, and drops the table of an older format (`OLD_FORMAT`) if the file
+    holds one."""
 
     def __init__(self, path: Path) -> None:
         self._lock = threading.Lock()

@@ -49,11 +49,11 @@ class SimilarAnswers:
         filed = options_key(options)
         shared = live.version.meta is not None and options in self.shared_options
         cached, source = self.cache.get(version, article_id, filed, shared)
-        if cached is not None and replayed.still_current(cached, live.vector(cached.key)):
+        if cached is not None and replayed.confirm_current(cached, live.vector(cached.key)):
             return cached.body, source
         for larger in self.larger_shared(options):
             cached = self.cache.get(version, article_id, options_key(larger), True)[0]
-            if cached is not None and replayed.still_current(cached, live.vector(cached.key)):
+            if cached is not None and replayed.confirm_current(cached, live.vector(cached.key)):
                 return {**cached.body, "items": cached.body["items"][: options.k]}, "sliced"
         stored = self.search.stored(article_id)
         body, reach = self.compute(stored, options)
@@ -89,7 +89,7 @@ class SimilarAnswers:
         computed = 0
         for done, article_id in enumerate(self.search.store.newest_ids(newest)):
             if done % WARM_SYNC_EVERY == 0:  # file answers at a recent position: they stay current longer
-                self.search.live.sync()
+                self.search.live.catch_up()
             for options in option_sets:
                 try:
                     computed += self.answer(article_id, options)[1] == "computed"

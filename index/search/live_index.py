@@ -154,14 +154,16 @@ class LiveIndex:
 
     # -- following the store and the versions on disk ---------------------------------------------
 
-    def sync(self) -> None:
-        """Catch up: a newer version on disk, then every change the store held when this was called.
+    def catch_up(self) -> None:
+        """Catch up: copy the version the store publishes into this folder (a replica, at most every
+        MIRROR_EVERY seconds), load a newer version on disk, then replay every change the store held
+        when this was called.
 
         While one thread loads a new version the others answer from the current one. A thread that
         finds another catching up waits for it (for its reading only: searches go on meanwhile), since
         that one may have read the change log before the write this request must see.
         """
-        self._mirror(wait=False)
+        self._copy_published_version(wait=False)
         if not self.loaded or self._stamp_now() != self._stamp:
             if self._load_lock.acquire(blocking=not self.loaded):
                 try:
@@ -173,15 +175,15 @@ class LiveIndex:
         if self._seq < last:
             with self._catch_up_lock:
                 if self._seq < last:
-                    self._catch_up()
+                    self._replay_changes()
 
     def load(self) -> None:
         """Load the live version now (a server does before taking traffic)."""
-        self._mirror(wait=True)
+        self._copy_published_version(wait=True)
         with self._load_lock:
             self._load()
 
-    def _mirror(self, wait: bool) -> None:
+    def _copy_published_version(self, wait: bool) -> None:
         """Copy the live version the store publishes (other machines' rebuilds) into this folder, at
         most every MIRROR_EVERY seconds; one thread at a time, the others go on."""
         shared = self.store.versions
@@ -246,7 +248,7 @@ class LiveIndex:
                 f"{self.embedder.model!r}; run `python -m service rebuild` to re-embed with {self.embedder.model!r}")
         return meta, index, meta.seq, learnt
 
-    def _catch_up(self) -> None:
+    def _replay_changes(self) -> None:
         self._index, self._seq, touched = self._caught_up(self._index, self._seq, self.version.replayed, self._rw)
         self.changed = self.changed | touched  # before anyone is told: a row read now must not trust the version
         # An index built in memory (no version: its answers stay in this process) counts its words

@@ -96,9 +96,9 @@ class ChangeLog:
         self._rows = grown
         return grown
 
-    def still_current(self, answer: Answer, vector: np.ndarray | None) -> bool:
-        """Whether no change replayed after the answer could alter it. If so, the answer is marked
-        current up to the newest row checked, so that the next check starts after it.
+    def confirm_current(self, answer: Answer, vector: np.ndarray | None) -> bool:
+        """Whether no change replayed after the answer could alter it; if so, marks the answer current
+        up to the newest row checked (it writes `answer.seq`), so that the next check starts after it.
 
         `vector` is the query article's vector now (None: it has none, so the answer is stale).
         """

@@ -58,15 +58,15 @@ test: install-dev
 	$(PY) -m pytest
 
 bench: $(DATA_DIR)/.sample-loaded
-	$(PY) bench/embed_throughput.py
-	$(PY) bench/http_latency.py
+	$(PY) -m bench.embed_throughput
+	$(PY) -m bench.http_latency
 
 # Issue #23's figures (import, rebuild, first-time answers, throughput under a writer, planted copies, memory)
 # on a synthetic archive of SIZES articles beside the version before the issue at 20,000, with a 10M projection.
 # The default 1M run takes about an hour: SIZES="20000 100000" for a shorter one.
 SIZES ?= 1000000
 bench-archive: install
-	$(PY) bench/archive.py --sizes $(SIZES)
+	$(PY) -m bench.archive --sizes $(SIZES)
 
 # The README's widget pictures (docs/*.png), from a real server and headless Chromium.
 screenshots: install-dev

@@ -16,7 +16,7 @@ every query searched alone, as a request is); resident memory per article of the
 a fresh process (and the peak while loading); build time (train and add); and `search_many` time per
 query for a batch of stored vectors with k=21, as the rebuild links stories, projected to all of them.
 
-    python bench/ann_scaling.py [--sizes 20000 100000 1000000] [--queries 200] [--real FILE ...]
+    python -m bench.ann_scaling [--sizes 20000 100000 1000000] [--queries 200] [--real FILE ...]
 """
 from __future__ import annotations
 
@@ -30,13 +30,12 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from index.ann import faiss_index as service
+from index.ann.faiss_index import VectorIndex, ivf_lists, new_index
+from index.embedding.cache import read_vectors_file
+from index.embedding.models import normalize_rows
 
-from index.ann import faiss_index as service  # noqa: E402
-from index.embedding.models import normalize_rows  # noqa: E402
-from index.embedding.cache import read_vectors_file  # noqa: E402
-from index.ann.faiss_index import VectorIndex, ivf_lists, new_index  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 DIM = 384
 SAMPLE_VECTORS = ROOT / "sample" / "ant_2017_feb_mar.vectors.npz"
@@ -47,8 +46,7 @@ STORY_K = 21  # neighbours the rebuild asks of each article (rebuild.STORY_CANDI
 SNN_CACHE = Path(tempfile.gettempdir()) / "ann_scaling_saudinewsnet.npy"
 
 LOAD = """
-import json, resource, sys
-sys.path.insert(0, {root!r})
+import json, resource
 from index.ann.faiss_index import VectorIndex
 def rss():
     with open("/proc/self/statm") as f:
@@ -99,8 +97,8 @@ def memory(index: VectorIndex) -> tuple[int, int, int]:
         path = Path(folder) / "vectors.faiss"
         with open(path, "wb") as f:
             index.write(f)
-        done = subprocess.run([sys.executable, "-c", LOAD.format(root=str(ROOT), path=str(path))],
-                              capture_output=True, text=True, check=True)
+        done = subprocess.run([sys.executable, "-c", LOAD.format(path=str(path))],
+                              cwd=ROOT, capture_output=True, text=True, check=True)
         loaded = json.loads(done.stdout)
         return path.stat().st_size, loaded["resident"], loaded["peak"]
 

@@ -21,7 +21,7 @@ For each size N, in fresh data folders under /tmp:
    search's latency and (inverse) throughput (an HNSW-like index; exact search would be linear),
    /healthz as measured; proportional to N or ln N when only one size was measured.
 
-    python bench/archive.py [--sizes 20000 100000 1000000] [--before 06b638e] [--before-size 20000]
+    python -m bench.archive [--sizes 20000 100000 1000000] [--before 06b638e] [--before-size 20000]
                             [--no-before] [--requests 300] [--seconds 30] [--keep] [--json FILE]
 
 The current code is also measured at --before-size, side by side. `make bench-archive` runs the
@@ -45,11 +45,16 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.archive_serve import (
+    cpu_per_request,
+    duplicates_found,
+    first_time_latency,
+    production_server,
+    tail,
+    throughput,
+)
 
-from bench.archive_serve import (  # noqa: E402
-    cpu_per_request, duplicates_found, first_time_latency, production_server, tail, throughput)
+ROOT = Path(__file__).resolve().parents[1]
 
 VENV = ROOT / ".venv"
 PYTHON = VENV / "bin" / "python" if (VENV / "bin" / "python").exists() else Path(sys.executable)

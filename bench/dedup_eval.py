@@ -10,7 +10,7 @@ Indexes the corpus through the engine (duplicate detection and story grouping on
 - the time to ingest and rebuild with duplicate detection on (vectors from the evaluation cache;
   run bench/related_floor.py-style warm-up first, or pay the model's time once).
 
-    python bench/dedup_eval.py [--limit N] [--sample 30]
+    python -m bench.dedup_eval [--limit N] [--sample 30]
 """
 from __future__ import annotations
 
@@ -18,20 +18,16 @@ import argparse
 import collections
 import itertools
 import random
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bench.corpora import saudinewsnet  # noqa: E402
-from bench.related_floor import CACHE  # noqa: E402
-from index.records.article import validate_article  # noqa: E402
-from index.engine import Engine  # noqa: E402
-from index.text.normalize import normalize  # noqa: E402
-from index.relatedness.relations import DUPLICATES, relate  # noqa: E402
+from bench.corpora import saudinewsnet
+from bench.related_floor import CACHE
+from index.engine import Engine
+from index.records.article import validate_article
+from index.relatedness.relations import DUPLICATES, relate
+from index.text.normalize import normalize
 
 
 def silver_pairs(rows: list[dict]) -> set[tuple[str, str]]:

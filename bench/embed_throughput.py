@@ -3,25 +3,22 @@
 The pipeline (Engine.upsert) adds text preparation, language detection, the embedding cache, SQLite
 and FAISS to the model call; the ratio shows what that costs. Both start cold (empty cache).
 
-    python bench/embed_throughput.py [--n 200]
+    python -m bench.embed_throughput [--n 200]
 """
 from __future__ import annotations
 
 import argparse
 import gzip
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from index.embedding.models import E5Embedder
+from index.engine import Engine
+from index.records.article import validate_article
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from index.records.article import validate_article  # noqa: E402
-from index.embedding.models import E5Embedder  # noqa: E402
-from index.engine import Engine  # noqa: E402
-
 SAMPLE = ROOT / "sample" / "ant_2017_feb_mar.jsonl.gz"
 
 

@@ -7,7 +7,7 @@ Three kinds of similar answers, each article asked once per kind:
 - computed: the same with a filter no rebuild warms (`exclude_source`), so computed at the request;
 - repeat: the computed ones asked again, from the worker's memory.
 
-    python bench/http_latency.py [--requests 500] [--k 10]
+    python -m bench.http_latency [--requests 500] [--k 10]
 """
 from __future__ import annotations
 
@@ -16,13 +16,9 @@ import http.client
 import json
 import random
 import statistics
-import sys
-from pathlib import Path
 from urllib.parse import quote
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.serving import cpu_seconds, serving, timed_get  # noqa: E402
+from bench.serving import cpu_seconds, serving, timed_get
 
 
 def percentile(values: list[float], q: float) -> float:

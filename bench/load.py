@@ -9,11 +9,11 @@ body, so embedded on the fly and linked as near-duplicates) and 5% draft checks 
 (its baseline: /healthz under the same model work).
 Prints throughput, p50/p99 latency and errors per request type, where the GET similar answers came
 from (worker memory, the shared answer file, computed), and the similar/healthz throughput ratios.
-The data folder is built beforehand, e.g. by `bench/dedup_eval.py --keep DIR`; `python -m service
+The data folder is built beforehand, e.g. by `python -m bench.dedup_eval --keep DIR`; `python -m service
 rebuild` on it computes the answers of the newest WARM_ARTICLES articles ahead of requests
 (`--no-warm` does not, for the cost of first-time answers).
 
-    python bench/load.py --data DIR [--workers 2] [--clients 8] [--seconds 30] [--k 10]
+    python -m bench.load --data DIR [--workers 2] [--clients 8] [--seconds 30] [--k 10]
 
 `--k 6` asks for a block size no rebuild warms, so GET similar answers are computed at the request.
 """
@@ -39,10 +39,9 @@ from contextlib import closing
 from pathlib import Path
 from urllib.parse import quote
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.serving import free_port
 
-from bench.serving import free_port  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 ZIPF_EXPONENT = 1.0  # page views per article fall roughly as 1/rank
 
@@ -156,8 +155,12 @@ def main() -> None:
         def similar_to(article_id: str) -> tuple:
             return ("similar", "GET", f"/v1/articles/{quote(article_id, safe='')}/similar?k={args.k}", None)
 
-        popular = lambda rng: similar_to(rng.choices(ids, cum_weights=cumulative)[0])
-        uniform = lambda rng: similar_to(rng.choice(ids))
+        def popular(rng) -> tuple:
+            return similar_to(rng.choices(ids, cum_weights=cumulative)[0])
+
+        def uniform(rng) -> tuple:
+            return similar_to(rng.choice(ids))
+
         counter = iter(range(10**9))
 
         def republished(rng) -> dict:
@@ -178,7 +181,9 @@ def main() -> None:
                     "headline": f"مسودة {rng.randrange(10**6)}: وزارة الصحة تعلن عن حملة تطعيم جديدة"})
             return reads(rng)
 
-        healthz = lambda rng: ("healthz", "GET", "/healthz", None)
+        def healthz(rng) -> tuple:
+            return ("healthz", "GET", "/healthz", None)
+
         alone = measured("healthz", port, args.clients, args.seconds, healthz)
         hot = measured("popular", port, args.clients, args.seconds, popular)
         cold = measured("uniform", port, args.clients, args.seconds, uniform)

@@ -4,7 +4,7 @@ alone, in the same run, over DATA_DIR (default ./data, filled by `make run`).
 Two passes over the same articles: the first with this process's candidate rows empty (each
 neighbour read from the store), the second with them kept (as in a server that has run a while).
 
-    python bench/query_path.py [--queries 300] [--k 7]
+    python -m bench.query_path [--queries 300] [--k 7]
 """
 from __future__ import annotations
 
@@ -12,15 +12,13 @@ import argparse
 import os
 import random
 import statistics
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from index.engine import Engine
+from index.records.options import SimilarOptions
 
-from index.engine import Engine  # noqa: E402
-from index.records.options import SimilarOptions  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def per_call_ms(call, items) -> list[float]:

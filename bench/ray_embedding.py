@@ -6,7 +6,7 @@ Every pass starts from an empty embedding cache, so every text is embedded. The 
 same embedder in this process; `OMP_NUM_THREADS=1` for it, as Ray gives each one-CPU actor one
 thread (else the local path would use both cores and the comparison would not be per worker).
 
-    python bench/ray_embedding.py [--texts 120] [--cpus 2]
+    python -m bench.ray_embedding [--texts 120] [--cpus 2]
 """
 from __future__ import annotations
 
@@ -21,16 +21,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.serving import free_port
+from index.embedding.backfill import backfill
+from index.embedding.cache import EmbeddingCache
+from index.embedding.cached import CachedEmbedder
+from index.embedding.models import DEFAULT_MODEL
+from index.text.prepare import DEFAULT_LEAD_WORDS, embedding_text
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bench.serving import free_port  # noqa: E402
-from index.embedding.backfill import backfill  # noqa: E402
-from index.embedding.models import DEFAULT_MODEL  # noqa: E402
-from index.embedding.cached import CachedEmbedder  # noqa: E402
-from index.embedding.cache import EmbeddingCache  # noqa: E402
-from index.text.prepare import DEFAULT_LEAD_WORDS, embedding_text  # noqa: E402
-
 SAMPLE = ROOT / "sample" / "ant_2017_feb_mar.jsonl.gz"
 
 

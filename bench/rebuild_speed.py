@@ -3,24 +3,22 @@ unchanged corpus cost reading and indexing, not the model.
 
 Cold: a rebuild with an empty embedding cache (every article embedded). Warm: the same rebuild again.
 
-    python bench/rebuild_speed.py [--limit 500] [--corpus sample|saudinewsnet]
+    python -m bench.rebuild_speed [--limit 500] [--corpus sample|saudinewsnet]
 """
 from __future__ import annotations
 
 import argparse
 import gzip
 import json
-import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.corpora import saudinewsnet
+from index.embedding.models import E5Embedder
+from index.engine import Engine
+from index.records.article import validate_article
 
-from bench.corpora import saudinewsnet  # noqa: E402
-from index.records.article import validate_article  # noqa: E402
-from index.embedding.models import E5Embedder  # noqa: E402
-from index.engine import Engine  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:

@@ -3,7 +3,7 @@
 Embeds every distinct question (through the embedding cache), scores the 11,997 labelled pairs and
 prints ROC AUC, the F1-best threshold, and precision/recall at a few thresholds.
 
-    python bench/related_floor.py
+    python -m bench.related_floor
 """
 from __future__ import annotations
 
@@ -13,13 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.corpora import nsurl_q2q
+from index.embedding.cache import EmbeddingCache, embed_key
+from index.embedding.models import create_embedder
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bench.corpora import nsurl_q2q  # noqa: E402
-from index.embedding.models import create_embedder  # noqa: E402
-from index.embedding.cache import EmbeddingCache, embed_key  # noqa: E402
-
 CACHE = Path(os.environ.get("EVAL_EMBEDDING_CACHE", ROOT / ".cache" / "eval-embeddings.sqlite"))
 
 

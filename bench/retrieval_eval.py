@@ -8,7 +8,7 @@ that has a same-meaning partner, the partner's rank among the engine's nearest n
   this one compares headline-only against headline + lead embedding.
 For each embedder available: the default e5-small-q4 and all-MiniLM-L6-v2 (sentence-transformers).
 
-    python bench/retrieval_eval.py [--news 6000] [--through neighbours|block|product] [--skip-sts]
+    python -m bench.retrieval_eval [--news 6000] [--through neighbours|block|product] [--skip-sts]
 
 `product` is the block a page gets (`k=10`, the calibrated floor applied): a partner it cuts counts
 as missed.
@@ -17,18 +17,14 @@ from __future__ import annotations
 
 import argparse
 import collections
-import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bench.corpora import nsurl_q2q, saudinewsnet, sts_benchmark  # noqa: E402
-from bench.related_floor import CACHE  # noqa: E402
-from index.records.article import Article  # noqa: E402
-from index.engine import Engine  # noqa: E402
-from index.text.normalize import normalize  # noqa: E402
+from bench.corpora import nsurl_q2q, saudinewsnet, sts_benchmark
+from bench.related_floor import CACHE
+from index.engine import Engine
+from index.records.article import Article
+from index.text.normalize import normalize
 
 
 def models() -> list[str]:

@@ -4,24 +4,22 @@ Indexes the bundled sample (through the embedding cache) and prints, for every a
 its nearest other article, split by whether the two bodies are identical. This is what the first
 first relation rule was set from (now index/relations.py, refined with text overlap).
 
-    python bench/score_distribution.py
+    python -m bench.score_distribution
 """
 from __future__ import annotations
 
 import gzip
 import json
 import os
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from index.engine import Engine
+from index.records.article import validate_article
 
-from index.records.article import validate_article  # noqa: E402
-from index.engine import Engine  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:

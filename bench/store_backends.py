@@ -5,7 +5,7 @@ embedded, so the store and the engine's own work are what is timed).
 PostgreSQL is a private server this script starts on a loopback port (as the tests do; initdb and
 pg_ctl of PostgreSQL 15), with fsync on, as a production server runs.
 
-    python bench/store_backends.py [--articles 2451] [--queries 300]
+    python -m bench.store_backends [--articles 2451] [--queries 300]
 """
 from __future__ import annotations
 
@@ -14,19 +14,16 @@ import gzip
 import json
 import random
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from index.engine import Engine
+from index.records.article import validate_article
+from index.records.options import SimilarOptions
+from tests.postgres_server import PostgresServer
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from index.records.article import validate_article  # noqa: E402
-from index.engine import Engine  # noqa: E402
-from index.records.options import SimilarOptions  # noqa: E402
-from tests.postgres_server import PostgresServer  # noqa: E402
-
 SAMPLE = ROOT / "sample" / "ant_2017_feb_mar.jsonl.gz"
 SAMPLE_VECTORS = ROOT / "sample" / "ant_2017_feb_mar.vectors.npz"
 BATCH = 50  # articles a write (as a CMS pushing its new articles)

@@ -13,7 +13,7 @@ Planted copies: COPY_SHARE of the articles repeat an earlier article's body, eit
 (a republished wire story) or reworded (REWORDED_SHARE of its words replaced), under a new headline;
 `copies.jsonl` lists them as {"copy": id, "original": id}.
 
-    python bench/synthetic_archive.py FOLDER --count 20000 [--seed 0]
+    python -m bench.synthetic_archive FOLDER --count 20000 [--seed 0]
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ import gzip
 import json
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +45,7 @@ COPY_NOISE = 0.03  # squared weight of the fresh noise a planted copy's vector g
 SECTIONS = ("politics", "economy", "sport", "culture", "world", "local", "health", "technology")
 SOURCES = ("Al Watan", "Al Sabah", "Al Chourouk", "Jawhara FM", "Mosaique FM", "Assabah News", "Al Maghreb",
            "Echaab", "Al Fajr", "Nessma")
-START = datetime(2012, 1, 1, tzinfo=timezone.utc)
+START = datetime(2012, 1, 1, tzinfo=UTC)
 SPAN_SECONDS = 12 * 365 * 86400
 
 

@@ -9,7 +9,7 @@ frequencies, plus a long tail of rarer made-up words (recombined real words) tha
 grows with N as Heaps' law has it (about 160k words at 100k articles, 650k at 1M). Queries are
 new articles of existing topics.
 
-    python bench/word_index.py [--articles 100000] [--queries 300] [--no-postgres]
+    python -m bench.word_index [--articles 100000] [--queries 300] [--no-postgres]
 """
 from __future__ import annotations
 
@@ -20,27 +20,24 @@ import json
 import math
 import resource
 import statistics
-import sys
 import tempfile
 import threading
 import time
 import tracemalloc
 from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 import psycopg
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bench.corpora import SHARED  # noqa: E402
+from bench.corpora import SHARED
+from index.sqlite import MARKS, connect, rows_in
+from index.store import pg_store, postgres, word_index
 from index.text import lexical
-from index.store import pg_store, postgres, word_index  # noqa: E402
-from index.sqlite import MARKS, connect, rows_in  # noqa: E402
-from tests.postgres_server import PostgresServer  # noqa: E402
+from tests.postgres_server import PostgresServer
 
+ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample" / "ant_2017_feb_mar.jsonl.gz"
 ANT = SHARED / "ant_v1.1" / "ant_v1.1_jawharafm.jsonl.gz"
 TOPIC_SIZE = 40  # articles a topic

@@ -7,20 +7,16 @@ fingerprinted and counted in tokens whole (issue #26): as a draft, and twice in 
 Also measures a normal draft sent while a worst one is being answered (it waits for the model).
 Every figure is printed beside the normal draft's (median/normal).
 
-    python bench/worst_draft.py [--repeat 5] [--chars 200000]   # over DATA_DIR (default ./data: `make run`)
+    python -m bench.worst_draft [--repeat 5] [--chars 200000]   # over DATA_DIR (default ./data: `make run`)
 """
 from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import threading
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.serving import cpu_seconds, serving, timed_request  # noqa: E402
+from bench.serving import cpu_seconds, serving, timed_request
 
 NORMAL = {"headline": "الكرملين يدعو إلى ضبط النفس في إقليم ناجورنو كاراباخ",
           "body": "دعا الكرملين اليوم الأطراف المتنازعة إلى ضبط النفس ووقف إطلاق النار فورا " * 8}

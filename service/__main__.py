@@ -1,16 +1,19 @@
 """`python -m service ingest FILE | rebuild | serve`."""
-import os
 import sys
 
 from flask.cli import AppGroup, ScriptInfo
 
-from . import create_app_or_exit
+from . import config, create_app_or_exit
 from .cli import COMMANDS
 from .observability import configure_logging
 
 
 def main() -> None:
-    configure_logging(json_logs=os.environ.get("JSON_LOGS", "1") != "0" and not sys.stderr.isatty())
+    try:
+        json_logs = config.value("JSON_LOGS") == 1
+    except ValueError as exc:
+        raise SystemExit(f"configuration error: {exc}") from None
+    configure_logging(json_logs=json_logs and not sys.stderr.isatty())
     group = AppGroup("service", help="Related-headline service: ingest, rebuild, serve.")
     for command in COMMANDS:
         group.add_command(command)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 import uuid
 from typing import Any
@@ -108,9 +107,10 @@ def metrics() -> Response:
         REBUILD_SECONDS.set(last["seconds"])
         REBUILD_OK.set(1 if last["ok"] else 0)
         REBUILD_AT.set(last["at"])
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # gunicorn: sum every worker's samples
+    shared = current_app.config.get("PROMETHEUS_MULTIPROC_DIR")  # gunicorn: sum every worker's samples
+    if shared:
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(registry, path=shared)
         return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
     return Response(generate_latest(), content_type=CONTENT_TYPE_LATEST)
 

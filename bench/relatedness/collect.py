@@ -1,6 +1,6 @@
 """Fold judges' labels (/tmp/judge/labels-*.jsonl, by pair number) into judgements.jsonl, by ids.
 
-    python bench/relatedness/collect.py
+    python -m bench.relatedness.collect
 """
 from __future__ import annotations
 

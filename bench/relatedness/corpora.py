@@ -17,8 +17,8 @@ import re
 from pathlib import Path
 
 from bench.corpora import SHARED, saudinewsnet
-from index.records.article import validate_article
 from index.engine import Engine
+from index.records.article import validate_article
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample" / "ant_2017_feb_mar.jsonl.gz"

@@ -15,22 +15,18 @@ are ranked by the score, and a 5-item block keeps those above a floor: the table
 best floor reaching precision 0.85 (and 0.90), the related items per block. Optimistic for every row
 alike (only judged candidates compete), so the rows compare with each other, not with score.py.
 
-    python bench/relatedness/evidence.py [--work /tmp/relatedness-11k]
+    python -m bench.relatedness.evidence [--work /tmp/relatedness-11k]
 """
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
-from bench.relatedness.corpora import indexed  # noqa: E402
-from bench.relatedness.pool import JUDGEMENTS, POOL, load_jsonl  # noqa: E402
-from index.text import lexical  # noqa: E402
+from bench.relatedness.corpora import indexed
+from bench.relatedness.pool import JUDGEMENTS, POOL, load_jsonl
+from index.text import lexical
 
 DEPTH = 300  # ranks beyond it count as DEPTH
 

@@ -5,7 +5,7 @@ Queries: per corpus, `--queries` articles at random (fixed seed) with a body of 
 a tenth of them chosen among the most isolated (lowest nearest-neighbour cosine: rare topics, with
 perhaps nothing related). Half of the queries fit, half test (by a hash of the id).
 
-    python bench/relatedness/pool.py --systems product e5 bm25 [--snn 11384] [--queries 40]
+    python -m bench.relatedness.pool --systems product e5 bm25 [--snn 11384] [--queries 40]
 
 The SaudiNewsNet queries were picked among the first 3,000 articles, and first pooled there; the
 pool now holds their lists over the first 11,384 (`--snn 11384`), where version 1's lists came from
@@ -20,16 +20,12 @@ import argparse
 import hashlib
 import json
 import random
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
-from bench.relatedness.corpora import indexed  # noqa: E402
-from bench.relatedness.systems import SYSTEMS, last_relatedness  # noqa: E402
-from index.engine import Engine  # noqa: E402
-from index.text.prepare import lead  # noqa: E402
+from bench.relatedness.corpora import indexed
+from bench.relatedness.systems import SYSTEMS, last_relatedness
+from index.engine import Engine
+from index.text.prepare import lead
 
 HERE = Path(__file__).resolve().parent
 POOL, JUDGEMENTS = HERE / "pool.jsonl", HERE / "judgements.jsonl"

@@ -6,21 +6,16 @@ share of empty blocks, and items shown but never judged (counted unrelated).
 - `new`: the first 5 of its pooled list whose relatedness reaches the floor (the calibration's, or
   each of `--floors`); `--choose` prints the lowest floor reaching `--target` precision on the fit half.
 
-    python bench/relatedness/score.py [--half test] [--floors 0.3 0.4 0.5] [--choose --target 0.85]
+    python -m bench.relatedness.score [--half test] [--floors 0.3 0.4 0.5] [--choose --target 0.85]
 """
 from __future__ import annotations
 
 import argparse
 import math
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
-from bench.relatedness.pool import JUDGEMENTS, POOL, load_jsonl  # noqa: E402
-from index.embedding.models import DEFAULT_MODEL  # noqa: E402
-from index.relatedness.model import load_calibration  # noqa: E402
+from bench.relatedness.pool import JUDGEMENTS, POOL, load_jsonl
+from index.embedding.models import DEFAULT_MODEL
+from index.relatedness.model import load_calibration
 
 BLOCK = 5
 

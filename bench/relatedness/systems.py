@@ -8,11 +8,12 @@
 from __future__ import annotations
 
 import sqlite3
-from typing import Callable
+from collections.abc import Callable
 
-from index.text import lexical
 from index.engine import Engine
 from index.records.options import SimilarOptions
+from index.text import lexical
+
 
 def product(engine: Engine, query: str, depth: int) -> list[str]:
     return [item["id"] for item in engine.similar(query, SimilarOptions(k=depth))["items"]]

@@ -2,7 +2,7 @@
 same SaudiNewsNet articles, put into pool.jsonl as `product`, their unjudged pairs into judge batches.
 
     git worktree add /tmp/v1 6b9ee31 && SHARED_DATA=../shared/data \
-        python bench/relatedness/version1.py --worktree /tmp/v1 [--snn 11384] [--cache FILE]
+        python -m bench.relatedness.version1 --worktree /tmp/v1 [--snn 11384] [--cache FILE]
 """
 from __future__ import annotations
 
@@ -12,11 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
-from bench.relatedness.corpora import rows_of  # noqa: E402
-from bench.relatedness.pool import JUDGEMENTS, POOL, load_jsonl, write_batches  # noqa: E402
+from bench.relatedness.corpora import rows_of
+from bench.relatedness.pool import JUDGEMENTS, POOL, load_jsonl, write_batches
 
 # Run inside the worktree, so that `index` is version 1's.
 LISTS = """

@@ -81,15 +81,17 @@ def _similar_defaults(app: Flask, engine: Engine) -> None:
 
 
 def _register(app: Flask, engine: Engine) -> None:
-    from . import api, cli, demo, headers, health, openapi, request_body, security, widget
+    from . import api, caching, cli, cross_origin, demo, headers, health, openapi, request_body, security, widget
 
     # After-request hooks run in the reverse order of their registration: the access log and /metrics
-    # first here, so that they run last and record the response as sent (a 304 made by widget's ETag hook).
+    # first here, so that they run last and record the response as sent (a 304 made by `caching`).
     observability.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(demo.bp)
-    app.register_blueprint(widget.bp)  # also CORS, Cache-Control and ETag of the API's GET answers
+    app.register_blueprint(widget.bp)
+    caching.init_app(app)  # Cache-Control, ETag, 304: after CORS (hooks run in reverse order)
+    cross_origin.init_app(app)
     cli.init_app(app)
     security.init_app(app, engine.data_dir, engine.store.bucket_table() if app.config["DATABASE_URL"] else None)
     request_body.init_app(app)  # a body slower than BODY_TIMEOUT is 408, its thread freed

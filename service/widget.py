@@ -1,4 +1,5 @@
-"""The embeddable similar-articles block: `/widget.js`, the iframe page `/widget/<id>`, HTTP caching and CORS."""
+"""The embeddable similar-articles block: `/widget.js` and the iframe page `/widget/<id>` (the origins
+that may embed it: `cross_origin`; their HTTP caching: `caching`)."""
 from __future__ import annotations
 
 import base64
@@ -9,23 +10,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, render_template, request
 from markupsafe import Markup
 
 from index.errors import InvalidInput, NotFound
 
 from .api import engine, similar_options
+from .cross_origin import allowed_origins
 
 bp = Blueprint("widget", __name__)
 
 SCRIPT = Path(__file__).parent / "static" / "widget.js"
-CACHE_CONTROL = {
-    "api.similar": "public, max-age=60",
-    "widget.page": "public, max-age=60",
-    "widget.script": "public, max-age=3600",
-}
-REVALIDATE = "no-cache"  # other /v1 GET answers: cached, but checked (ETag) before each use
-CORS_PATHS = ("/v1/", "/widget.js", "/widget/")
 RTL = re.compile(r"^(ar|arc|ckb|dv|fa|he|iw|ps|sd|ug|ur|yi)(-|$)", re.IGNORECASE)
 TITLES = {"ar": "مقالات مشابهة", "en": "Similar articles", "fr": "Articles similaires"}
 # Headings of the items that top up a block (`fill`), as widget.js writes them.
@@ -144,19 +139,6 @@ def block_parts(items: list[dict[str, Any]], title: str, lang: str) -> list[dict
     return parts
 
 
-def parse_origins(setting: str | None) -> frozenset[str] | None:
-    """`WIDGET_ORIGINS` as a set of origins; None means any origin ('' or '*')."""
-    origins = {o.strip().rstrip("/").lower() for o in (setting or "").split(",") if o.strip()}
-    return None if not origins or "*" in origins else frozenset(origins)
-
-
-def allow_origin(origin: str | None, allowed: frozenset[str] | None) -> str | None:
-    """The Access-Control-Allow-Origin value for a request from `origin` (None: no header)."""
-    if allowed is None:
-        return "*"
-    return origin if origin and origin.rstrip("/").lower() in allowed else None
-
-
 def css_between_markers(script: str) -> str:
     """The block's stylesheet, kept once in widget.js between `/*sa-css*/` and `/*/sa-css*/`."""
     found = re.search(r"/\*sa-css\*/.*?/\*/sa-css\*/", script, re.DOTALL)
@@ -181,10 +163,6 @@ def page_policy(style: str, allowed: frozenset[str] | None) -> str:
 
 def read_script() -> str:
     return SCRIPT.read_text(encoding="utf-8")
-
-
-def allowed_origins() -> frozenset[str] | None:
-    return parse_origins(current_app.config.get("WIDGET_ORIGINS"))
 
 
 @bp.get("/widget.js")
@@ -219,23 +197,4 @@ def page(article_id: str):
     response.headers["Content-Security-Policy"] = page_policy(style, allowed_origins())
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
-    return response
-
-
-@bp.after_app_request
-def caching_and_cors(response: Response) -> Response:
-    """CORS on the API and widget files; Cache-Control, ETag and 304 on their successful GET answers."""
-    if request.method not in ("GET", "HEAD"):
-        return response
-    if request.path.startswith(CORS_PATHS):
-        value = allow_origin(request.headers.get("Origin"), allowed_origins())
-        if value:
-            response.headers["Access-Control-Allow-Origin"] = value
-        response.vary.add("Origin")
-    endpoint = request.endpoint or ""
-    policy = CACHE_CONTROL.get(endpoint) or (REVALIDATE if endpoint.startswith("api.") else None)
-    if policy and response.status_code == 200 and not response.direct_passthrough:
-        response.headers["Cache-Control"] = policy
-        response.add_etag()
-        response.make_conditional(request)
     return response

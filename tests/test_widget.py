@@ -11,8 +11,8 @@ from markupsafe import escape
 
 from service import create_app
 from service.config import from_environ
-from service.widget import (SCRIPT, allow_origin, block_language, block_params, csp_hash, parse_origins,
-                            relative_time, safe_url)
+from service.cross_origin import allow_origin, parse_origins
+from service.widget import SCRIPT, block_language, block_params, csp_hash, relative_time, safe_url
 
 XSS = "<img src=x onerror=alert(1)>"
 

@@ -16,7 +16,7 @@ from index.search.article_words import ARTICLE_WORDS, headline_weights
 from index.engine import Engine
 from index.text.lexical import lexical_query, words_of
 from index.records.options import SimilarOptions
-from index.search.query import Neighbour
+from index.search.neighbours import Neighbour
 from index.search.ranking import days_between
 from index.relatedness.model import cosine_z, evidence, same_section
 from index.relatedness.relations import DUPLICATES, relate

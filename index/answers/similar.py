@@ -12,7 +12,8 @@ from ..embedding.models import Progress
 from ..errors import NotFound
 from ..records.options import SimilarOptions, options_key
 from ..search.present import similar_answer
-from ..search.query import Reach, SimilarSearch
+from ..search.neighbours import Reach
+from ..search.query import SimilarSearch
 from ..records.stored import StoredArticle
 
 # Part of the key of every cached answer: bump it when what an answer holds, or how it is ranked,

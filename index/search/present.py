@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from .query import WHY_LEAD_WORDS, Neighbour, Query, Shown
+from .neighbours import WHY_LEAD_WORDS, Neighbour, Query, Shown
 from ..records.stored import StoredArticle
 from ..text.terms import shared_terms
 from ..text.prepare import lead

@@ -2,16 +2,12 @@
 story. Pure functions over the query path's neighbours (see `query`)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ..records.options import SimilarOptions
+from .neighbours import Neighbour, Query
 from .ranking import days_apart, recency_factor
 from ..relatedness.relations import DUPLICATES
 from ..relatedness.stories import collapse
 from ..text.prepare import primary_subtag
-
-if TYPE_CHECKING:
-    from .query import Neighbour, Query
 
 
 def filters_candidates(o: SimilarOptions) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -23,19 +23,20 @@ class CandidateRows:
         self._generation = 0  # bumped by every forget: a row read before one is not kept after it
         self._lock = threading.Lock()
 
-    def get_many(self, keys: Sequence[int], read: Callable[[list[int]], dict[int, Candidate]]) -> dict[int, Candidate]:
+    def known(self, keys: Sequence[int]) -> tuple[dict[int, Candidate], list[int], int]:
+        """The rows kept of these keys, the keys without one, and the generation to `keep` the rows
+        read for those under (read it before reading them)."""
+        with self._lock:
+            generation = self._generation
         found = {key: row for key in keys if (row := self._rows.get(key)) is not None}
-        missing = [key for key in keys if key not in found]
-        if missing:
-            with self._lock:
-                generation = self._generation
-            fresh = read(missing)
-            with self._lock:
-                if generation == self._generation:
-                    for key, row in fresh.items():
-                        self._rows.put(key, row)
-            found.update(fresh)
-        return found
+        return found, [key for key in keys if key not in found], generation
+
+    def keep(self, rows: dict[int, Candidate], generation: int) -> None:
+        """Keep rows read since `generation`, unless a `forget` came in between (they may be stale)."""
+        with self._lock:
+            if generation == self._generation:
+                for key, row in rows.items():
+                    self._rows.put(key, row)
 
     def forget(self, keys: set[int] | None) -> None:
         """Forget these articles (None: all of them, a new version has other boilerplate)."""

@@ -82,8 +82,17 @@ class SimilarSearch:
         """The `depth` nearest stored articles by cosine (best first) with their relation to the query
         by text and cosine alone (what duplicates and story links need)."""
         hits = [h for h in self.live.search(vector, depth + 1) if h[0] != exclude_key][:depth]
-        rows = self.rows.get_many([key for key, _ in hits], self._read_candidates)
+        rows = self._rows([key for key, _ in hits])
         return self._related(fp, hits, rows, self.related_floor)
+
+    def _rows(self, keys: list[int]) -> dict[int, Candidate]:
+        """The candidate rows of these keys: those kept, and the others read from the store (then kept)."""
+        found, missing, generation = self.rows.known(keys)
+        if missing:
+            fresh = self._read_candidates(missing)
+            self.rows.keep(fresh, generation)
+            found.update(fresh)
+        return found
 
     def _read_candidates(self, keys: list[int]) -> dict[int, Candidate]:
         """Candidate rows of the stored articles among `keys` that the index holds, read in one batch."""
@@ -123,14 +132,14 @@ class SimilarSearch:
         hits = [h for h in self.live.search(query.vector, depth + 1) if h[0] != query.key][:depth]
         deepest = hits[-1][1] if len(hits) >= depth else -math.inf
         if self.calibration is None:
-            rows = self.rows.get_many([key for key, _ in hits], self._read_candidates)
+            rows = self._rows([key for key, _ in hits])
             return self._related(query.fingerprint, hits, rows, self.related_floor), Reach(deepest)
         words = query.asked(self.live.version.frequencies)
         asked = words.asked
         near = {key for key, _ in hits}
         lexical_keys = [key for key, _ in self.store.words.search(asked, LEXICAL_DEPTH + 1)
                         if key not in near and key != query.key]
-        rows = self.rows.get_many([key for key, _ in hits] + lexical_keys, self._read_candidates)
+        rows = self._rows([key for key, _ in hits] + lexical_keys)
         hits += [(key, float(query.vector @ rows[key].vector)) for key in lexical_keys if key in rows]
         found = self._related(query.fingerprint, hits, rows, -math.inf)
         # A write holding a searched word may enter (or push out) a lexical candidate whatever its cosine.
@@ -161,7 +170,7 @@ class SimilarSearch:
     def evidence_for(self, query: Query, keys: list[int]) -> np.ndarray:
         """The evidence rows (see `relatedness.FEATURES`) of these stored articles as candidates of the
         query, as the query path computes them (the judged pairs are fitted on these)."""
-        rows = self.rows.get_many(keys, self._read_candidates)
+        rows = self._rows(keys)
         hits = [(key, float(query.vector @ rows[key].vector)) for key in keys if key in rows]
         found = self._related(query.fingerprint, hits, rows, -math.inf)
         return self._evidence(query, found, rows, query.asked(self.live.version.frequencies), self.null(query.vector))

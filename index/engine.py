@@ -1,13 +1,16 @@
 """The engine: one data folder's articles, searchable, through a small facade over its parts.
 
-- `embedding.CachedEmbedder`: texts to vectors, each embedded once per model (the embedding cache);
-- `live_index.LiveIndex`: the index version on disk caught up with the store's change log;
-- `query.SimilarSearch`: the query path (candidates, relations, filters, ranking, stories, items);
-- `similar_answers.SimilarAnswers`: GET similar answers cached while current, and warmed;
+- `embedding.cached.CachedEmbedder`: texts to vectors, each embedded once per model (the cache);
+- `search.live_index.LiveIndex`: the index version on disk caught up with the store's change log;
+- `search.query.SimilarSearch`: the query path (candidates, relations, filters, ranking, stories);
+- `answers.similar.SimilarAnswers`: GET similar answers kept while current, and warmed;
 - `writes.Writer`: writes and story links; `rebuild.Rebuilder`: new index versions.
 
 Writes go to the store first (the source of truth) and reach every process's index through the
-store's change log. Each public read catches up with it once (`sync`), at its start.
+store's change log. Each public read catches up with it once (`catch_up`), at its start.
+
+Longer than 300 lines on purpose: it is the one entry point of `service/`, one short method per
+operation the API and the commands offer, each delegating to a part; its length is that list.
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Commands: `python -m service ingest FILE | embed [FILE] | rebuild | calibrate JUDGED | serve` (also
-`flask --app service ...`)."""
+`flask --app service ...`). Longer than 300 lines: one short function a command, with its options."""
 from __future__ import annotations
 
 import gzip

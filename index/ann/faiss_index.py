@@ -10,6 +10,9 @@ Two kinds, by corpus size:
 - `hnsw`: beyond, an HNSW graph over 8-bit scalar-quantised vectors finds candidates, re-ranked exactly
   from float16 copies of the vectors (FAISS IndexRefine), which also answer `vector` and `vectors`.
   (`ivf`, an IVF-SQ8 first stage, is built only on request: bench/ann_scaling.py compares them.)
+
+Longer than 300 lines on purpose: every method of `VectorIndex` handles each kind, the rows and their
+tombstones alike, and reads best beside the others.
 """
 from __future__ import annotations
 

@@ -1,9 +1,12 @@
 """The live index of one process: the version on disk, caught up with the store's change log.
 
 Writes reach every process through the store: each one replays the changes after its version's
-position (`sync`). Searches run side by side; replaying reads the store and the cache without any
-lock and holds the index exclusively only to apply what it read. A new version is loaded in the
+position (`catch_up`). Searches run side by side; replaying reads the store and the cache without
+any lock and holds the index exclusively only to apply what it read. A new version is loaded in the
 background of one request while the others answer from the old one, then swapped in one assignment.
+
+Longer than 300 lines on purpose: loading, swapping and replaying share one set of locks, and their
+correctness is read in one place.
 """
 from __future__ import annotations
 

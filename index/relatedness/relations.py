@@ -16,7 +16,7 @@ import numpy as np
 
 from ..text.overlap import EMPTY, Fingerprint, containment, containments, without, without_common
 
-# Measured (README, "Measured thresholds"). Overlap: bench/dedup_eval.py on SaudiNewsNet, where wire
+# Measured (docs/measurements.md). Overlap: bench/dedup_eval.py on SaudiNewsNet, where wire
 # copies across outlets have overlap >= 0.69 in 95% of cases and random pairs never reach 0.12.
 # Floor: bench/related_floor.py on NSURL-2019 Q2Q, 98.9% of same-meaning pairs score >= 0.86 with
 # e5-small-q4; on the bundled sample 10% of random pairs do, and 95% of articles keep 10 neighbours.

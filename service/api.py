@@ -2,21 +2,28 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from flask import Blueprint, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from index.records.article import validate_article, validate_draft
 from index.engine import Engine
 from index.errors import InvalidInput
-from index.records.options import SimilarOptions, number, options_from
+from index.records.article import validate_article, validate_draft
+from index.records.options import Option, SimilarOptions, options_from
 
 from .security import UnsupportedMediaType, rate_limited, requires_key
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
 
 MAX_LIST = 100
+# The options of GET /v1/articles (checked here, described by /openapi.json from these).
+MAX_QUERY = 200
+QUERY = re.compile(r"[^\x00-\x1f\x7f-\x9f]*")  # `q`: no control characters
+LIMIT = Option("limit", "integer", "how many headlines, at most", 1, MAX_LIST)
+OFFSET = Option("offset", "integer", "how many headlines to skip", 0, 10**9)
+LIST_DEFAULTS = {"limit": 20, "offset": 0}
 
 
 def engine() -> Engine:
@@ -52,11 +59,6 @@ def json_body() -> Any:
         raise InvalidInput(f"request body is not valid JSON: {str(exc)[:120]}", None)
 
 
-def int_arg(args: Any, name: str, default: int, low: int, high: int) -> int:
-    """An integer query parameter within [low, high] (the rules of the similar-stories options)."""
-    return int(number(args.get(name, default), name, low, high, integer=True))
-
-
 @bp.post("/articles")
 @requires_key
 def upsert_articles():
@@ -78,10 +80,10 @@ def upsert_articles():
 @bp.get("/articles")
 def list_articles():
     q = request.args.get("q", "")
-    if len(q) > 200 or any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in q):
-        raise InvalidInput("'q' must be at most 200 characters, without control characters", "q")
-    limit = int_arg(request.args, "limit", 20, 1, MAX_LIST)
-    offset = int_arg(request.args, "offset", 0, 0, 10**9)
+    if len(q) > MAX_QUERY or not QUERY.fullmatch(q):
+        raise InvalidInput(f"'q' must be at most {MAX_QUERY} characters, without control characters", "q")
+    limit, offset = (option.parse(request.args.get(option.name, LIST_DEFAULTS[option.name]), option.name)
+                     for option in (LIMIT, OFFSET))
     return engine().list_articles(q, limit, offset)
 
 

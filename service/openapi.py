@@ -1,26 +1,53 @@
-"""The OpenAPI 3.1 document of the API, served at /openapi.json (tests check it against the routes)."""
+"""The OpenAPI 3.1 document of the API, served at /openapi.json (tests check it against the routes).
+
+Nothing the API checks is written here: the request options come from `index.records.options.OPTIONS`
+(and `api.LIMIT`, `api.OFFSET`), the article's rules from `index.records.article.article_schema`, so the
+document says what validation does. This module holds the routes, their responses and the answers' shapes.
+"""
 from __future__ import annotations
 
 import json
-import unicodedata
+from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint, current_app
 
+from index.records.article import MAX_ID, article_schema
+from index.records.options import SimilarOptions, option_parameters, option_properties
+from index.writes import MAX_PINS
+
+from . import api
+from .widget import BLOCK_OPTIONS, DEFAULT_K
+
 bp = Blueprint("openapi", __name__)
 
+SPEC: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "Related headlines", "version": "1.0.0",
+             "description": "Similar stories and near-duplicates for news publishers."},
+}
 NULLABLE_STRING = {"type": ["string", "null"]}
-ERROR = {"description": "client mistake or unavailable", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+STRING = {"type": "string"}
+STRINGS = {"type": "array", "items": STRING}
+ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1, "maxLength": MAX_ID}}
 
 
-def _json(schema: str, description: str = "OK") -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
+def _ref(schema: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{schema}"}
+
+
+def _content(media_type: str, schema: dict, description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {media_type: {"schema": schema}}}
+
+
+ERROR = _content("application/json", _ref("Error"), "client mistake or unavailable")
 
 
 def _op(summary: str, ok: str, *, body: str | None = None, params: list | None = None, secured: bool = False) -> dict:
-    op: dict[str, Any] = {"summary": summary, "responses": {"200": _json(ok), "4XX": ERROR, "503": ERROR}}
+    ok_answer = _content("application/json", _ref(ok))
+    op: dict[str, Any] = {"summary": summary, "responses": {"200": ok_answer, "4XX": ERROR, "503": ERROR}}
     if body:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{body}"}}}}
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(body)}}}
     if params:
         op["parameters"] = params
     if secured:
@@ -28,96 +55,72 @@ def _op(summary: str, ok: str, *, body: str | None = None, params: list | None =
     return op
 
 
-ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1, "maxLength": 128}}
+def _object(required: list[str], properties: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "required": required, "properties": properties}
 
 
-def _query(name: str, schema: dict, description: str = "") -> dict:
+def _query(name: str, schema: dict, description: str) -> dict:
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
 
-NAME = {"type": "string", "minLength": 1, "maxLength": 200}
-SIMILAR_PARAMS = [
-    _query("k", {"type": "integer", "minimum": 1, "maximum": 100}),
-    _query("profile", {"type": "string", "enum": ["widget"]}, "named defaults from the service's PROFILES"),
-    _query("duplicates", {"type": "string", "enum": ["collapse", "include"]}),
-    _query("language", NAME), _query("section", NAME), _query("source", NAME), _query("exclude_source", NAME),
-    _query("exclude", {"type": "string"}, "comma-separated ids (empty items are ignored)"),
-    _query("since", {"type": "string", "format": "date-time"}), _query("until", {"type": "string", "format": "date-time"}),
-    _query("max_age_days", {"type": "number", "minimum": 0}), _query("min_score", {"type": "number", "minimum": -1, "maximum": 1}),
-    _query("min_relatedness", {"type": "number", "minimum": 0, "maximum": 1},
-           "least relatedness shown (default: the model's calibrated floor)"),
-    _query("recency_half_life_days", {"type": "number", "minimum": 0}),
-    _query("diversity", {"type": "number", "minimum": 0, "maximum": 1}),
-    _query("fill", {"type": "string", "enum": ["none", "section", "latest"]},
-           "top up a block fewer than k related items reach: with the newest of the article's section "
-           "(relation more_from_section) or of all (relation latest); default none"),
-]
-
-# "Not only whitespace", spelt out: JSON Schema regexes follow ECMA-262, whose \s differs from Python's.
-_SPACES = "".join(f"\\u{cp:04x}" for cp in range(0x10000) if chr(cp).isspace())
-HAS_TEXT = f"[^{_SPACES}]"
-CONTROL = "\\x00-\\x1f\\x7f-\\x9f"
-# Format characters (zero-width, bidi controls, BOM): a headline of only these shows nothing.
-_FORMAT = "".join(f"\\u{cp:04x}" for cp in range(0x10000) if unicodedata.category(chr(cp)) == "Cf")
-VISIBLE = f"[^{_SPACES}{CONTROL}{_FORMAT}]"
-# The id grammar of index.article.valid_id: segments, none empty, "." or "..", the last no sub-route.
-ID_PATTERN = (f"^(?![{_SPACES}])(?!.*[{_SPACES}]$)(?!(?:.*/)?\\.\\.?(?:/|$))(?!.+/(?:similar|pins|duplicates)$)"
-              f"[^/{CONTROL}]+(?:/[^/{CONTROL}]+)*$")
-ARTICLE_FIELDS = {
-    "id": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": ID_PATTERN},
-    "headline": {"type": "string", "minLength": 1, "maxLength": 1000, "pattern": VISIBLE},
-    "body": {"type": ["string", "null"], "maxLength": 200000},
-    "url": {"type": ["string", "null"], "maxLength": 2048, "pattern": "^https?://[^\\x00-\\x20\\x7f]+$"},
-    "source": {"type": ["string", "null"], "maxLength": 200},
-    "published_at": {"type": ["string", "null"], "format": "date-time"},
-    "language": {"type": ["string", "null"], "pattern": "^[a-z]{2,3}(-[A-Za-z0-9]{1,8})*$", "maxLength": 35},
-    "section": {"type": ["string", "null"], "maxLength": 200},
-    "tags": {"type": ["array", "null"], "maxItems": 100, "items": {"type": "string", "minLength": 1, "maxLength": 100,
-                                                                     "pattern": HAS_TEXT}},
-}
 PUBLIC = {k: NULLABLE_STRING for k in ("url", "source", "published_at", "section", "language")}
-ITEM = {
-    "type": "object",
-    "required": ["id", "headline", "story_id", "score", "relation", "overlap"],
-    "properties": {
-        "id": {"type": "string"}, "headline": {"type": "string"}, **PUBLIC, "story_id": {"type": "string"},
-        "score": {"type": "number"}, "relatedness": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
-        "overlap": {"type": "number", "minimum": 0, "maximum": 1},
-        "relation": {"type": "string", "enum": ["duplicate", "near_duplicate", "related", "more_from_section",
-                                                "latest"]},
-        "also": {"type": "array", "items": {"type": "string"}}, "pinned": {"type": "boolean"},
-        "shared": {"type": "array", "items": {"type": "string"}}, "why": {"type": "string"},
-    },
+ITEM = _object(["id", "headline", "story_id", "score", "relation", "overlap"], {
+    "id": STRING, "headline": STRING, **PUBLIC, "story_id": STRING,
+    "score": {"type": "number"}, "relatedness": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
+    "overlap": {"type": "number", "minimum": 0, "maximum": 1},
+    "relation": {"type": "string", "enum": ["duplicate", "near_duplicate", "related", "more_from_section", "latest"]},
+    "also": STRINGS, "pinned": {"type": "boolean"}, "shared": STRINGS, "why": STRING,
+})
+ANSWER = _object(["article", "items"], {
+    "article": {"type": "object", "properties": {"id": NULLABLE_STRING, "headline": STRING,
+                                                 "story_id": NULLABLE_STRING, "language": NULLABLE_STRING}},
+    "items": {"type": "array", "items": _ref("Item")},
+})
+RESPONSES = {
+    "Error": _object(["error"], {"error": _object(["code", "message", "field"], {
+        "code": STRING, "message": STRING, "field": NULLABLE_STRING})}),
+    "Upserted": _object(["upserted", "ids"], {"upserted": {"type": "integer"}, "ids": STRINGS}),
+    "Deleted": _object(["deleted"], {"deleted": STRING}),
+    "ArticleList": _object(["total", "items"], {"total": {"type": "integer"},
+                                                "items": {"type": "array", "items": {"type": "object"}}}),
+    "Item": ITEM,
+    "SimilarAnswer": ANSWER,
+    "Comparison": _object(["relation", "score", "overlap", "compared"], {
+        "relation": {"type": "string", "enum": ["duplicate", "near_duplicate", "related", "unrelated"]},
+        "score": {"type": "number"}, "overlap": {"type": "number"},
+        "compared": {"type": "string", "enum": ["body", "headline"]}}),
+    "Pins": _object(["article_id", "ids"], {"article_id": STRING, "ids": STRINGS}),
+    "Health": _object(["status", "articles", "indexed", "model"], {
+        "status": STRING, "articles": {"type": "integer"}, "indexed": {"type": "integer"}, "model": STRING,
+        "index_version": NULLABLE_STRING, "index_built_at": NULLABLE_STRING, "index_type": NULLABLE_STRING}),
+    "Ready": _object(["ready"], {"ready": {"type": "boolean"}, "index_version": NULLABLE_STRING}),
 }
-ANSWER = {
-    "type": "object",
-    "required": ["article", "items"],
-    "properties": {
-        "article": {"type": "object", "properties": {"id": NULLABLE_STRING, "headline": {"type": "string"},
-                                                     "story_id": NULLABLE_STRING, "language": NULLABLE_STRING}},
-        "items": {"type": "array", "items": {"$ref": "#/components/schemas/Item"}},
-    },
-}
-DRAFT = {"type": "object", "required": ["headline"], "properties": {
-    "headline": ARTICLE_FIELDS["headline"], "body": ARTICLE_FIELDS["body"]}}
 
-SPEC: dict[str, Any] = {
-    "openapi": "3.1.0",
-    "info": {"title": "Related headlines", "version": "1.0.0",
-             "description": "Similar stories and near-duplicates for news publishers."},
-    "paths": {
+
+def spec_for(profiles: list[str], max_bulk: int, base: SimilarOptions | None = None) -> dict[str, Any]:
+    """The document of a service with these profile names, bulk limit and default options (`base`)."""
+    base = base or SimilarOptions()
+    article = article_schema()
+    fields = article["properties"]
+    draft = _object(["headline"], {name: fields[name] for name in ("headline", "body")})
+    list_params = [_query("q", {"type": "string", "maxLength": api.MAX_QUERY, "pattern": f"^{api.QUERY.pattern}$"},
+                          "text the headlines contain"),
+                   *(option.parameter(default=api.LIST_DEFAULTS[option.name]) for option in (api.LIMIT, api.OFFSET))]
+    block_params = option_parameters(profiles, replace(base, k=DEFAULT_K), names=BLOCK_OPTIONS) + [
+        _query("title", STRING, "the block's heading (default: 'Similar articles' in its language)"),
+        _query("lang", STRING, "the block's language (default: the article's, else its items')"),
+        _query("theme", STRING, "dark for light text on a dark page")]
+    paths = {
         "/v1/articles": {
             "post": _op("Upsert one article or {articles: [...]}", "Upserted", body="ArticleOrBatch", secured=True),
-            "get": _op("Headlines containing q, newest first", "ArticleList", params=[
-                _query("q", {"type": "string", "maxLength": 200, "pattern": f"^[^{CONTROL}]*$"}),
-                _query("limit", {"type": "integer", "minimum": 1, "maximum": 100}),
-                _query("offset", {"type": "integer", "minimum": 0, "maximum": 1_000_000_000})]),
+            "get": _op("Headlines containing q, newest first", "ArticleList", params=list_params),
         },
         "/v1/articles/{id}": {
             "get": _op("The stored article", "StoredArticle", params=[ID]),
             "delete": _op("Remove from store and index", "Deleted", params=[ID], secured=True),
         },
-        "/v1/articles/{id}/similar": {"get": _op("Most similar stories", "SimilarAnswer", params=[ID] + SIMILAR_PARAMS)},
+        "/v1/articles/{id}/similar": {"get": _op("Most similar stories", "SimilarAnswer",
+                                                 params=[ID, *option_parameters(profiles, base)])},
         "/v1/articles/{id}/duplicates": {"get": _op("Stored (near-)duplicates", "SimilarAnswer", params=[ID])},
         "/v1/articles/{id}/pins": {
             "get": _op("Editorial pins", "Pins", params=[ID]),
@@ -128,86 +131,39 @@ SPEC: dict[str, Any] = {
         "/v1/duplicates": {"post": _op("Has this draft already run?", "SimilarAnswer", body="Draft")},
         "/v1/compare": {"post": _op("Relation of two texts", "Comparison", body="Pair")},
         "/healthz": {"get": _op("Liveness and what is served", "Health")},
-        "/readyz": {"get": {"summary": "Ready once the index is loaded",
-                            "responses": {"200": _json("Ready"), "503": _json("Ready", "not ready yet")}}},
-        "/metrics": {"get": {"summary": "Prometheus metrics",
-                             "responses": {"200": {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
-        "/widget.js": {"get": {"summary": "The embeddable similar-articles widget",
-                               "responses": {"200": {"description": "OK", "content": {"text/javascript": {"schema": {"type": "string"}}}},
-                                             "304": {"description": "not modified"}}}},
+        "/readyz": {"get": {"summary": "Ready once the index is loaded", "responses": {
+            "200": _content("application/json", _ref("Ready")),
+            "503": _content("application/json", _ref("Ready"), "not ready yet")}}},
+        "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": _content("text/plain", STRING)}}},
+        "/widget.js": {"get": {"summary": "The embeddable similar-articles widget", "responses": {
+            "200": _content("text/javascript", STRING), "304": {"description": "not modified"}}}},
         "/widget/{id}": {"get": {"summary": "The widget as a complete HTML page, for an iframe",
-                                 "parameters": [ID] + [p for p in SIMILAR_PARAMS if p["name"] in ("k", "profile")] + [
-                                     _query("title", {"type": "string"}), _query("lang", {"type": "string"}),
-                                     _query("theme", {"type": "string"})],
-                                 "responses": {"200": {"description": "OK", "content": {"text/html": {"schema": {"type": "string"}}}},
-                                               "304": {"description": "not modified"},
-                                               # HTML from the page; JSON when the path itself matches no route
-                                               "4XX": {"description": "unknown article or bad option",
-                                                       "content": {"text/html": {"schema": {"type": "string"}},
-                                                                   "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}}},
+                                 "parameters": [ID, *block_params], "responses": {
+                                     "200": _content("text/html", STRING), "304": {"description": "not modified"},
+                                     # HTML from the page; JSON when the path itself matches no route
+                                     "4XX": {"description": "unknown article or bad option", "content": {
+                                         "text/html": {"schema": STRING},
+                                         "application/json": {"schema": _ref("Error")}}}}}},
         "/openapi.json": {"get": {"summary": "This document",
-                                  "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
-    },
-    "components": {
-        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        "schemas": {
-            "Error": {"type": "object", "required": ["error"], "properties": {"error": {
-                "type": "object", "required": ["code", "message", "field"],
-                "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "field": NULLABLE_STRING}}}},
-            "Article": {"type": "object", "required": ["id", "headline"], "properties": ARTICLE_FIELDS,
-                        "additionalProperties": False},
-            "ArticleOrBatch": {"oneOf": [
-                {"$ref": "#/components/schemas/Article"},
-                {"type": "object", "required": ["articles"], "properties": {
-                    "articles": {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/Article"}}}}]},
-            "StoredArticle": {"type": "object", "required": ["id", "headline", "story_id"],
-                              "properties": {**ARTICLE_FIELDS, "story_id": {"type": "string"}}},
-            "Upserted": {"type": "object", "required": ["upserted", "ids"],
-                         "properties": {"upserted": {"type": "integer"}, "ids": {"type": "array", "items": {"type": "string"}}}},
-            "Deleted": {"type": "object", "required": ["deleted"], "properties": {"deleted": {"type": "string"}}},
-            "ArticleList": {"type": "object", "required": ["total", "items"], "properties": {
-                "total": {"type": "integer"}, "items": {"type": "array", "items": {"type": "object"}}}},
-            "Item": ITEM,
-            "SimilarAnswer": ANSWER,
-            "Draft": DRAFT,
-            # In a JSON body every option may also be null (= not given).
-            "DraftQuery": {**DRAFT, "properties": {**DRAFT["properties"],
-                           **{p["name"]: {"anyOf": [p["schema"], {"type": "null"}]}
-                              for p in SIMILAR_PARAMS if p["name"] != "exclude"},
-                           "exclude": {"anyOf": [{"type": "array", "items": {"type": "string", "minLength": 1}},
-                                                 {"type": "string"},
-                                                 {"type": "null"}]}}},
-            "Pair": {"type": "object", "required": ["a", "b"], "properties": {
-                "a": {"$ref": "#/components/schemas/Draft"}, "b": {"$ref": "#/components/schemas/Draft"}}},
-            "Comparison": {"type": "object", "required": ["relation", "score", "overlap", "compared"], "properties": {
-                "relation": {"type": "string", "enum": ["duplicate", "near_duplicate", "related", "unrelated"]},
-                "score": {"type": "number"}, "overlap": {"type": "number"},
-                "compared": {"type": "string", "enum": ["body", "headline"]}}},
-            "PinsInput": {"type": "object", "required": ["ids"], "properties": {
-                "ids": {"type": "array", "maxItems": 20, "items": {"type": "string"}}}},
-            "Pins": {"type": "object", "required": ["article_id", "ids"], "properties": {
-                "article_id": {"type": "string"}, "ids": {"type": "array", "items": {"type": "string"}}}},
-            "Health": {"type": "object", "required": ["status", "articles", "indexed", "model"], "properties": {
-                "status": {"type": "string"}, "articles": {"type": "integer"}, "indexed": {"type": "integer"},
-                "model": {"type": "string"}, "index_version": NULLABLE_STRING, "index_built_at": NULLABLE_STRING,
-                "index_type": NULLABLE_STRING}},
-            "Ready": {"type": "object", "required": ["ready"], "properties": {"ready": {"type": "boolean"},
-                                                                              "index_version": NULLABLE_STRING}},
-        },
-    },
-}
-
-
-def spec_for(profiles: list[str], max_bulk: int) -> dict[str, Any]:
-    """SPEC with this service's settings: its profile names and its bulk limit."""
-    doc = json.loads(json.dumps(SPEC))
-    doc["paths"]["/v1/articles/{id}/similar"]["get"]["parameters"][2]["schema"]["enum"] = profiles
-    doc["paths"]["/widget/{id}"]["get"]["parameters"][2]["schema"]["enum"] = profiles
-    doc["components"]["schemas"]["DraftQuery"]["properties"]["profile"]["anyOf"][0]["enum"] = profiles
-    doc["components"]["schemas"]["ArticleOrBatch"]["oneOf"][1]["properties"]["articles"]["maxItems"] = max_bulk
-    return doc
+                                  "responses": {"200": _content("application/json", {"type": "object"})}}},
+    }
+    schemas = {
+        **RESPONSES,
+        "Article": article,
+        "ArticleOrBatch": {"oneOf": [_ref("Article"), _object(["articles"], {"articles": {
+            "type": "array", "minItems": 1, "maxItems": max_bulk, "items": _ref("Article")}})]},
+        "StoredArticle": _object(["id", "headline", "story_id"], {**fields, "story_id": STRING}),
+        "Draft": draft,
+        "DraftQuery": {**draft, "properties": {**draft["properties"], **option_properties(profiles, base)}},
+        "Pair": _object(["a", "b"], {"a": _ref("Draft"), "b": _ref("Draft")}),
+        "PinsInput": _object(["ids"], {"ids": {"type": "array", "maxItems": MAX_PINS, "items": fields["id"]}}),
+    }
+    doc = {**SPEC, "paths": paths, "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+                                                  "schemas": schemas}}
+    return json.loads(json.dumps(doc))  # a copy: callers may change it, the parts above are shared
 
 
 @bp.get("/openapi.json")
 def openapi():
-    return spec_for(sorted(current_app.config["PROFILES"]), int(current_app.config["MAX_BULK"]))
+    config = current_app.config
+    return spec_for(sorted(config["PROFILES"]), int(config["MAX_BULK"]), current_app.extensions["similar_defaults"])

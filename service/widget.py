@@ -29,6 +29,7 @@ FILL_TITLES = {
     "latest": {"ar": "آخر الأخبار", "en": "Latest news", "fr": "Dernières nouvelles"},
 }
 DEFAULT_K = 5  # when the block asks for neither k nor a profile
+BLOCK_OPTIONS = ("k", "profile", "fill")  # the similar-request options a block takes (the rest are display)
 PAGE_CSS = "html,body{margin:0;padding:0;background:transparent}.sa-block{margin:0}"
 
 UNITS = (("year", 31536000), ("month", 2592000), ("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60))
@@ -121,7 +122,7 @@ def block_items(items: Iterable[dict[str, Any]], lang: str, now: datetime) -> li
 
 def block_params(args: Mapping[str, str]) -> dict[str, str]:
     """The similar-request parameters of a block (its other parameters are display options)."""
-    params = {name: args[name] for name in ("k", "profile") if args.get(name)}
+    params = {name: args[name] for name in BLOCK_OPTIONS if name != "fill" and args.get(name)}
     params = params or {"k": str(DEFAULT_K)}
     return {**params, "fill": args["fill"]} if args.get("fill") else params
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from ..errors import InvalidInput
@@ -16,6 +17,8 @@ MAX_URL = 2_048
 MAX_NAME = 200  # source, section
 MAX_TAGS = 100
 MAX_TAG = 100
+MAX_LANGUAGE = 35
+MAX_TIMESTAMP = 64  # published_at, before it is parsed
 FIELDS = ("id", "headline", "body", "url", "source", "published_at", "language", "section", "tags")
 
 # Text shown on pages, cleared of the bidi controls below.
@@ -113,16 +116,16 @@ def parse_timestamp(value: str, where: str) -> datetime:
     except ValueError:
         raise InvalidInput(f"'{where}' must be an ISO 8601 date or date-time, got {value[:40]!r}", where)
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     try:
-        return parsed.astimezone(timezone.utc)
+        return parsed.astimezone(UTC)
     except OverflowError:  # e.g. 0001-01-01T00:30+12:00 is before year 1 in UTC
         raise InvalidInput(f"'{where}' is out of the range of dates, got {value[:40]!r}", where)
 
 
 def format_timestamp(moment: datetime) -> str:
     """ISO 8601 in UTC with a four-digit year (strftime would write the year 535 as "535")."""
-    return moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def validate_article(data: Any, prefix: str = "") -> Article:
@@ -157,14 +160,14 @@ def validate_article(data: Any, prefix: str = "") -> Article:
 
 
 def _language(data: dict, prefix: str) -> str | None:
-    language = _string(data, "language", prefix, max_len=35)
+    language = _string(data, "language", prefix, max_len=MAX_LANGUAGE)
     if language is not None and not _LANGUAGE.match(language):
         raise InvalidInput(f"'{prefix}language' must be a language tag such as 'ar' or 'en-GB'", prefix + "language")
     return language
 
 
 def _published(data: dict, prefix: str) -> str | None:
-    published = _string(data, "published_at", prefix, max_len=64)
+    published = _string(data, "published_at", prefix, max_len=MAX_TIMESTAMP)
     return format_timestamp(parse_timestamp(published, prefix + "published_at")) if published is not None else None
 
 
@@ -187,6 +190,40 @@ def _tags(tags: Any, prefix: str) -> list[str]:
             raise InvalidInput(f"'{prefix}tags' items must be non-empty strings of at most {MAX_TAG} characters", prefix + "tags")
         cleaned.append(tag)
     return cleaned
+
+
+def _bmp(test: Any) -> str:
+    """The characters of the Basic Multilingual Plane that pass `test`, as \\u escapes for a regex class."""
+    return "".join(f"\\u{cp:04x}" for cp in range(0x10000) if test(chr(cp)))
+
+
+@lru_cache(maxsize=1)
+def article_schema() -> dict[str, Any]:
+    """The rules of `validate_article` as a JSON Schema (for /openapi.json), from the same limits.
+
+    Character classes are spelt out: JSON Schema regexes follow ECMA-262, whose \\s differs from Python's.
+    """
+    spaces = _bmp(str.isspace)
+    control = "\\x00-\\x1f\\x7f-\\x9f"  # category Cc
+    formats = _bmp(lambda ch: unicodedata.category(ch) == "Cf")  # zero-width, bidi controls, BOM
+    visible = f"[^{spaces}{control}{formats}]"  # _visible
+    has_text = f"[^{spaces}{_bmp(_BIDI_CONTROLS.match)}]"  # a tag, stripped of spaces and bidi controls
+    # valid_id: no surrounding spaces; segments, none empty, "." or ".."; the last no sub-route.
+    id_pattern = (f"^(?![{spaces}])(?!.*[{spaces}]$)(?!(?:.*/)?\\.\\.?(?:/|$))(?!.+/(?:{'|'.join(SUB_ROUTES)})$)"
+                  f"[^/{control}]+(?:/[^/{control}]+)*$")
+    optional = ["string", "null"]
+    return {"type": "object", "required": ["id", "headline"], "additionalProperties": False, "properties": {
+        "id": {"type": "string", "minLength": 1, "maxLength": MAX_ID, "pattern": id_pattern},
+        "headline": {"type": "string", "minLength": 1, "maxLength": MAX_HEADLINE, "pattern": visible},
+        "body": {"type": optional, "maxLength": MAX_BODY},
+        "url": {"type": optional, "maxLength": MAX_URL, "pattern": _URL.pattern},
+        "source": {"type": optional, "maxLength": MAX_NAME},
+        "published_at": {"type": optional, "maxLength": MAX_TIMESTAMP, "format": "date-time"},
+        "language": {"type": optional, "maxLength": MAX_LANGUAGE, "pattern": _LANGUAGE.pattern},
+        "section": {"type": optional, "maxLength": MAX_NAME},
+        "tags": {"type": ["array", "null"], "maxItems": MAX_TAGS,
+                 "items": {"type": "string", "minLength": 1, "maxLength": MAX_TAG, "pattern": has_text}},
+    }}
 
 
 def validate_draft(data: Any, prefix: str = "") -> tuple[str, str]:

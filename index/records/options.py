@@ -1,16 +1,23 @@
-"""What a similar-stories request may ask for, checked: filters, recency, diversity, profile."""
+"""What a similar-stories request may ask for, checked: filters, recency, diversity, profile.
+
+`OPTIONS` declares each option once: `options_from` checks requests with it, and /openapi.json
+describes the options from it (`option_parameters`, `option_properties`).
+"""
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any
 
-from .article import format_timestamp, parse_timestamp
 from ..errors import InvalidInput
+from .article import format_timestamp, parse_timestamp
 
 MAX_K = 100
+MAX_TEXT = 200  # a filter's value (language, section, source)
+MAX_EXCLUDE = 1000  # ids in `exclude`
 DUPLICATE_MODES = ("collapse", "include")
 # What tops up a block that fewer than k related items reach: nothing (the default: an honest block),
 # the newest of the query's section, or the newest of all. Fill items carry their own relation.
@@ -55,8 +62,8 @@ def number(value: Any, name: str, low: float, high: float | None = None, integer
 
 
 def _text(value: Any, name: str) -> str:
-    if not isinstance(value, str) or not value or len(value) > 200:
-        raise InvalidInput(f"'{name}' must be a non-empty string of at most 200 characters", name)
+    if not isinstance(value, str) or not value or len(value) > MAX_TEXT:
+        raise InvalidInput(f"'{name}' must be a non-empty string of at most {MAX_TEXT} characters", name)
     return value
 
 
@@ -70,7 +77,7 @@ def _ids(value: Any, name: str) -> frozenset[str]:
     """Ids from a JSON list, or comma-separated in a query string, where empty items (`exclude=,,,`,
     a trailing comma) are ignored."""
     items = [i for i in value.split(",") if i.strip()] if isinstance(value, str) else value
-    if not isinstance(items, (list, tuple)) or len(items) > 1000 or not all(isinstance(i, str) and i for i in items):
+    if not isinstance(items, (list, tuple)) or len(items) > MAX_EXCLUDE or not all(isinstance(i, str) and i for i in items):
         raise InvalidInput(f"'{name}' must be a list of ids (comma-separated in a query string)", name)
     return frozenset(i.strip() for i in items)
 
@@ -81,23 +88,94 @@ def _moment(value: Any, name: str) -> str:
     return format_timestamp(parse_timestamp(value, name))
 
 
-_PARSERS = {
-    "k": lambda v, n: number(v, n, 1, MAX_K, integer=True),
-    "duplicates": lambda v, n: _choice(v, n, DUPLICATE_MODES),
-    "language": _text,
-    "section": _text,
-    "source": _text,
-    "exclude_source": _text,
-    "exclude": _ids,
-    "since": _moment,
-    "until": _moment,
-    "max_age_days": lambda v, n: number(v, n, 0),
-    "min_score": lambda v, n: number(v, n, -1, 1),
-    "min_relatedness": lambda v, n: number(v, n, 0, 1),
-    "recency_half_life_days": lambda v, n: number(v, n, 0),
-    "diversity": lambda v, n: number(v, n, 0, 1),
-    "fill": lambda v, n: _choice(v, n, FILL_MODES),
-}
+@dataclass(frozen=True)
+class Option:
+    """One request option: how `options_from` checks it and what /openapi.json says of it. Its default
+    is the field's in SimilarOptions (the service's defaults, or a profile's, may differ)."""
+
+    name: str
+    kind: str  # "integer" or "number" in [low, high]; "choice"; "text"; "ids"; "moment"; "profile"
+    description: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+
+    def parse(self, value: Any, where: str) -> Any:
+        """The checked value; InvalidInput naming `where` otherwise."""
+        if self.kind in ("integer", "number"):
+            return number(value, where, self.low, self.high, integer=self.kind == "integer")
+        if self.kind == "choice":
+            return _choice(value, where, self.choices)
+        return {"text": _text, "ids": _ids, "moment": _moment}[self.kind](value, where)
+
+    def schema(self, profiles: Iterable[str] = (), default: Any = None, body: bool = False) -> dict[str, Any]:
+        """Its JSON Schema, as a query parameter or (`body`) in a JSON document."""
+        if self.kind in ("integer", "number"):
+            schema: dict[str, Any] = {"type": self.kind, "minimum": self.low}
+            if self.high is not None:
+                schema["maximum"] = self.high
+        elif self.kind in ("choice", "profile"):
+            schema = {"type": "string", "enum": list(self.choices if self.kind == "choice" else profiles)}
+        elif self.kind == "text":
+            schema = {"type": "string", "minLength": 1, "maxLength": MAX_TEXT}
+        elif self.kind == "moment":
+            schema = {"type": "string", "format": "date-time"}
+        elif body:  # ids: a list, or a string of comma-separated ids
+            return {"anyOf": [{"type": "array", "maxItems": MAX_EXCLUDE, "items": {"type": "string", "minLength": 1}},
+                              {"type": "string"}]}
+        else:
+            schema = {"type": "string"}
+        if default is not None and not isinstance(default, frozenset):
+            schema["default"] = default
+        return schema
+
+    def parameter(self, profiles: Iterable[str] = (), default: Any = None) -> dict[str, Any]:
+        """It as an OpenAPI query parameter."""
+        return {"name": self.name, "in": "query", "required": False, "description": self.description,
+                "schema": self.schema(profiles, default)}
+
+
+OPTIONS = (
+    Option("k", "integer", "how many items, at most", 1, MAX_K),
+    Option("profile", "profile", "a named set of these options from the service's PROFILES; "
+                                 "options given with it win over it"),
+    Option("duplicates", "choice", "collapse: the article's own duplicates are left out and near-duplicates "
+                                   "among the results collapse into one item with `also`; include: every "
+                                   "item, with its relation", choices=DUPLICATE_MODES),
+    Option("language", "text", "only items of this language (its primary subtag: ar finds ar and ar-TN)"),
+    Option("section", "text", "only items of this section"),
+    Option("source", "text", "only items of this source"),
+    Option("exclude_source", "text", "no items of this source"),
+    Option("exclude", "ids", "ids to leave out (comma-separated in a query string; empty items are ignored)"),
+    Option("since", "moment", "only items published at or after this moment (ISO 8601)"),
+    Option("until", "moment", "only items published at or before this moment (ISO 8601)"),
+    Option("max_age_days", "number", "only items published at most this many days before or after the "
+                                     "article (a draft: now)", 0),
+    Option("min_score", "number", "least cosine similarity", -1, 1),
+    Option("min_relatedness", "number", "least relatedness shown (default: the model's calibrated floor)", 0, 1),
+    Option("recency_half_life_days", "number", "rank newer items first: an item's weight halves every this "
+                                               "many days from the article (0: off)", 0),
+    Option("diversity", "number", "trade similarity for variety among the items (MMR; 0: off)", 0, 1),
+    Option("fill", "choice", "top up a block fewer than k related items reach: with the newest of the "
+                             "article's section (relation more_from_section) or of all (relation latest); "
+                             "none: an honest block, maybe short", choices=FILL_MODES),
+)
+
+
+def option_parameters(profiles: Iterable[str], base: SimilarOptions = SimilarOptions(),
+                      names: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """The options (all, or those `names`) as OpenAPI query parameters, defaults from `base`."""
+    return [o.parameter(profiles, getattr(base, o.name, None)) for o in OPTIONS if names is None or o.name in names]
+
+
+def option_properties(profiles: Iterable[str], base: SimilarOptions = SimilarOptions()) -> dict[str, Any]:
+    """The options as JSON Schema properties of a JSON body, where each may also be null (= not given)."""
+    properties = {}
+    for o in OPTIONS:
+        schema = o.schema(profiles, getattr(base, o.name, None), body=True)
+        properties[o.name] = {"description": o.description,
+                              "anyOf": [*schema.get("anyOf", [schema]), {"type": "null"}]}
+    return properties
 
 
 def options_from(params: Mapping[str, Any], base: SimilarOptions, profiles: Mapping[str, Mapping[str, Any]]) -> SimilarOptions:
@@ -118,9 +196,10 @@ def options_from(params: Mapping[str, Any], base: SimilarOptions, profiles: Mapp
 
 def _apply(options: SimilarOptions, params: Mapping[str, Any], prefix: str = "") -> SimilarOptions:
     changes = {}
-    for name, parse in _PARSERS.items():
-        if name in params and params[name] is not None:
-            changes[name] = parse(params[name], prefix + name if prefix else name)
+    for option in OPTIONS:
+        name = option.name
+        if option.kind != "profile" and name in params and params[name] is not None:
+            changes[name] = option.parse(params[name], prefix + name)
     return replace(options, **changes)
 
 

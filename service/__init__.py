@@ -81,7 +81,8 @@ def _similar_defaults(app: Flask, engine: Engine) -> None:
 
 
 def _register(app: Flask, engine: Engine) -> None:
-    from . import api, caching, cli, cross_origin, demo, headers, health, openapi, request_body, security, widget
+    from . import (api, caching, cli, cross_origin, demo, headers, health, openapi, rate_limit, request_body, security,
+                   widget)
 
     # After-request hooks run in the reverse order of their registration: the access log and /metrics
     # first here, so that they run last and record the response as sent (a 304 made by `caching`).
@@ -93,7 +94,8 @@ def _register(app: Flask, engine: Engine) -> None:
     caching.init_app(app)  # Cache-Control, ETag, 304: after CORS (hooks run in reverse order)
     cross_origin.init_app(app)
     cli.init_app(app)
-    security.init_app(app, engine.data_dir, engine.store.bucket_table() if app.config["DATABASE_URL"] else None)
+    security.init_app(app)
+    rate_limit.init_app(app, engine.data_dir, engine.store.bucket_table() if app.config["DATABASE_URL"] else None)
     request_body.init_app(app)  # a body slower than BODY_TIMEOUT is 408, its thread freed
     headers.init_app(app)
     app.register_blueprint(openapi.bp)

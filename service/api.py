@@ -13,7 +13,8 @@ from index.errors import InvalidInput
 from index.records.article import validate_article, validate_draft
 from index.records.options import Option, SimilarOptions, options_from
 
-from .security import UnsupportedMediaType, rate_limited, requires_key
+from .rate_limit import rate_limited
+from .security import UnsupportedMediaType, requires_key
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
 

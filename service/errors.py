@@ -11,7 +11,8 @@ from index.errors import (EngineError, IndexCorrupt, InvalidInput, ModelMismatch
 from index.store.postgres import unavailable
 
 from .request_body import BodyTimeout
-from .security import Forbidden, TooManyRequests, Unauthorized, UnsupportedMediaType
+from .rate_limit import TooManyRequests
+from .security import Forbidden, Unauthorized, UnsupportedMediaType
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ from index.embedding.models import MAX_TEXT_CHARS
 from index.text.lexical import words_of
 from index.text.normalize import MAX_NORMALIZED_CHARS, nfkc_at_most, normalize
 from index.text.overlap import fingerprint
-from service.security import RateLimiter, parse_rate
+from service.rate_limit import RateLimiter, parse_rate
 
 from .conftest import ROOT, SAMPLE_VECTORS, TEST_CACHE
 from .test_concurrency import GUNICORN, cli, request, service_env, worker_pids, write_jsonl
@@ -69,7 +69,7 @@ def production_server(env: dict[str, str], port: int, log_path: Path) -> Iterato
 SPENDER = """
 import json, sys, threading, time
 from pathlib import Path
-from service.security import RateLimiter, parse_rate
+from service.rate_limit import RateLimiter, parse_rate
 location, rate, start, end, threads = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
 if location.startswith("postgresql://"):
     from index.store.pg_store import PostgresStore

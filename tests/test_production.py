@@ -13,7 +13,8 @@ from service import create_app
 from service.config import DEFAULTS
 from service.observability import JsonFormatter
 from service.openapi import SPEC, spec_for
-from service.security import RateLimiter, parse_rate, warn_about_writes
+from service.rate_limit import RateLimiter, parse_rate
+from service.security import warn_about_writes
 
 from .conftest import ROOT
 

@@ -14,7 +14,7 @@ TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
 
 export DATA_DIR PORT
 
-.PHONY: install install-dev run serve serve-prod test bench bench-archive screenshots clean
+.PHONY: install install-dev run serve serve-prod lint test bench bench-archive screenshots clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,9 @@ serve: install
 serve-prod: install
 	rm -rf $(DATA_DIR)/.metrics && mkdir -p $(DATA_DIR)/.metrics
 	PROMETHEUS_MULTIPROC_DIR=$(DATA_DIR)/.metrics $(VENV)/bin/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WORKERS) --threads 16 --timeout 600 'service.wsgi:app'
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
 
 test: install-dev
 	$(PY) -m pytest

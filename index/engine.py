@@ -17,32 +17,33 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from datetime import datetime, timezone
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
-from .answers.file import AnswerFile
 from .answers.cache import AnswerCache
-from .records.article import Article
-from .store.factory import open_store
+from .answers.file import AnswerFile
+from .answers.similar import SimilarAnswers
+from .calibrate import Judged, fit_calibration, judged_pairs
 from .embedding.backfill import Backfill, backfill
-from .embedding.models import DEFAULT_MODEL, Embedder, Progress, related_floor_of
-from .embedding.cached import CachedEmbedder
 from .embedding.cache import EmbeddingCache
+from .embedding.cached import CachedEmbedder
+from .embedding.models import DEFAULT_MODEL, Embedder, Progress, related_floor_of
 from .errors import DataDirUnusable, StoreUnavailable
-from .search.live_index import LiveIndex
+from .rebuild import Rebuilder, RebuildSummary, Stages, no_stages
+from .records.article import Article
 from .records.options import SimilarOptions, options_from
+from .records.stored import StoredArticle
+from .relatedness.model import CALIBRATIONS, Calibration, load_calibration, save_calibration
+from .relatedness.relations import relate
+from .search.live_index import LiveIndex
 from .search.present import draft_answer, duplicate_items, public_fields, similar_items
 from .search.query import Neighbour, SimilarSearch
-from .rebuild import Rebuilder, RebuildSummary, Stages, no_stages
-from .calibrate import Judged, fit_calibration, judged_pairs
-from .relatedness.model import CALIBRATIONS, Calibration, load_calibration, save_calibration
+from .store.factory import open_store
 from .text.overlap import fingerprint
-from .relatedness.relations import relate
-from .answers.similar import SimilarAnswers
-from .records.stored import StoredArticle
 from .text.prepare import DEFAULT_LEAD_WORDS
 from .threads import one_blas_thread
 from .writes import Writer
@@ -324,7 +325,7 @@ class Engine:
         """The stored articles most similar to a text that is not stored (an editor's draft)."""
         options = options_from(overrides, options or SimilarOptions(), {})
         self.live.catch_up()
-        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         query = self.search.draft_query(headline, body, self.embedding.embed_article(headline, body), now)
         return draft_answer(headline, similar_items(query, self.search.items(query, options)[0]))
 

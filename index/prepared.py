@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 import multiprocessing
 from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Iterable, Iterator, Sequence
 
-from .records.article import Article, validate_article
 from .errors import InvalidInput
+from .records.article import Article, validate_article
 from .text.lexical import words_of
 from .text.overlap import Fingerprint, fingerprint
 from .text.prepare import detect_language, embedding_text

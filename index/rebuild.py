@@ -6,28 +6,27 @@ import fcntl
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from . import crash_points
-from .store import snapshots
-from .store.base import Store
 from .ann.base import VectorSearch
 from .ann.factory import vector_index
-from .embedding.models import Progress
+from .ann.faiss_index import new_index
 from .embedding.cached import CachedEmbedder, Embedded
+from .embedding.models import Progress
 from .errors import EngineError, RebuildBusy
-from .search.article_words import ARTICLE_WORDS, read_article_words
-from .text.lexical import FREQUENCIES
-from .text.overlap import to_blob
-from .text.overlap import Fingerprint, fingerprint
 from .records.stored import StoredArticle
 from .relatedness.stories import connected_groups
 from .relatedness.story_links import CopyFinder, CorpusShingles
-from .ann.faiss_index import new_index
+from .search.article_words import ARTICLE_WORDS, read_article_words
+from .store import snapshots
+from .store.base import Store
+from .text.lexical import FREQUENCIES
+from .text.overlap import Fingerprint, fingerprint, to_blob
 
 log = logging.getLogger(__name__)
 

@@ -4,22 +4,23 @@ duplicates (in batches: one index search for many articles), or left for the nex
 from __future__ import annotations
 
 import logging
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from . import crash_points
-from .records.article import Article, valid_id
-from .store.base import Store
-from .embedding.models import Progress
 from .embedding.cached import CachedEmbedder
+from .embedding.models import Progress
 from .errors import InvalidInput, NotFound
 from .prepared import Prepared, prepare, unique_by_id, with_language
-from .search.query import SimilarSearch
-from .relatedness.relations import DUPLICATES, relate
-from .text.overlap import without_common
+from .records.article import Article, valid_id
 from .records.stored import StoredArticle
+from .relatedness.relations import DUPLICATES, relate
 from .relatedness.stories import first_published
+from .search.query import SimilarSearch
+from .store.base import Store
+from .text.overlap import without_common
 
 log = logging.getLogger(__name__)
 

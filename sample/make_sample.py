@@ -21,9 +21,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from index.records.article import validate_article  # noqa: E402
-from index.embedding.models import DEFAULT_MODEL, E5Embedder  # noqa: E402
 from index.embedding.cache import embed_key, write_vectors_file  # noqa: E402
+from index.embedding.models import DEFAULT_MODEL, E5Embedder  # noqa: E402
+from index.records.article import validate_article  # noqa: E402
 from index.text.prepare import DEFAULT_LEAD_WORDS, embedding_text  # noqa: E402
 
 OUT = Path(__file__).with_name("ant_2017_feb_mar.jsonl.gz")

@@ -81,8 +81,20 @@ def _similar_defaults(app: Flask, engine: Engine) -> None:
 
 
 def _register(app: Flask, engine: Engine) -> None:
-    from . import (api, caching, cli, cross_origin, demo, headers, health, openapi, rate_limit, request_body, security,
-                   widget)
+    from . import (
+        api,
+        caching,
+        cli,
+        cross_origin,
+        demo,
+        headers,
+        health,
+        openapi,
+        rate_limit,
+        request_body,
+        security,
+        widget,
+    )
 
     # After-request hooks run in the reverse order of their registration: the access log and /metrics
     # first here, so that they run last and record the response as sent (a 304 made by `caching`).

@@ -5,19 +5,19 @@ from __future__ import annotations
 import gzip
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from index.records.article import Article, validate_article
 from index.calibrate import DEFAULT_FEATURES
-from index.engine import Engine
 from index.embedding.cache import IdVectors, is_id_keyed, read_id_vectors
+from index.engine import Engine
 from index.errors import EngineError, InvalidInput
 from index.prepared import Prepared, parse_line, prepared_lines
+from index.records.article import Article, validate_article
 from index.relatedness.model import FEATURES
 
 from .progress import StageProgress, progress

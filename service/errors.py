@@ -6,12 +6,20 @@ import logging
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
-from index.errors import (EngineError, IndexCorrupt, InvalidInput, ModelMismatch, NotFound, StorageFull, StoreUnavailable,
-                          is_storage_full)
+from index.errors import (
+    EngineError,
+    IndexCorrupt,
+    InvalidInput,
+    ModelMismatch,
+    NotFound,
+    StorageFull,
+    StoreUnavailable,
+    is_storage_full,
+)
 from index.store.postgres import unavailable
 
-from .request_body import BodyTimeout
 from .rate_limit import TooManyRequests
+from .request_body import BodyTimeout
 from .security import Forbidden, Unauthorized, UnsupportedMediaType
 
 log = logging.getLogger(__name__)

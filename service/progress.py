@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import IO, Any, Callable
+from collections.abc import Callable
+from typing import IO, Any
 
 LINE_EVERY_SECONDS = 3.0
 
@@ -57,7 +58,7 @@ class ProgressLines:
         if self.done != self.written:
             self.write(time.monotonic())
 
-    def __enter__(self) -> "ProgressLines":
+    def __enter__(self) -> ProgressLines:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -91,7 +92,7 @@ class StageProgress:
             self.current.close()
             self.current = None
 
-    def __enter__(self) -> "StageProgress":
+    def __enter__(self) -> StageProgress:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -7,9 +7,10 @@ import math
 import random
 import threading
 import time
+from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from flask import Flask, current_app, request
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, request

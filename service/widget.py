@@ -6,9 +6,10 @@ import base64
 import hashlib
 import re
 from collections import Counter
-from datetime import datetime, timezone
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from flask import Blueprint, Response, render_template, request
 from markupsafe import Markup
@@ -84,7 +85,7 @@ def relative_time(iso: str, lang: str, now: datetime) -> str:
     except (AttributeError, ValueError):
         return ""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     seconds = max(0.0, (now - moment).total_seconds())  # a date in the future reads "now"
     lang = base_language(lang)
     if lang not in NOW:
@@ -190,7 +191,7 @@ def page(article_id: str):
             "title": block_title(args.get("title"), lang),
             "dark": args.get("theme") == "dark",
             "items": answer["items"],
-            "parts": [{"title": part["title"], "rows": block_items(part["items"], lang, datetime.now(timezone.utc))}
+            "parts": [{"title": part["title"], "rows": block_items(part["items"], lang, datetime.now(UTC))}
                       for part in block_parts(answer["items"], block_title(args.get("title"), lang), lang)],
         }
     html = render_template("widget.html", style=Markup(style), status=status, **context)

@@ -16,12 +16,13 @@ import json
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from index.embedding.models import DEFAULT_MODEL
 from index.embedding.cache import EmbeddingCache
+from index.embedding.models import DEFAULT_MODEL
 
 from .conftest import ROOT, SAMPLE, SAMPLE_VECTORS, TEST_CACHE
 from .test_server import call, running_server

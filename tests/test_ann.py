@@ -7,10 +7,10 @@ import faiss
 import numpy as np
 import pytest
 
-from index.store import snapshots
+from index.ann.faiss_index import VectorIndex, new_index
 from index.embedding.models import normalize_rows
 from index.errors import IndexCorrupt
-from index.ann.faiss_index import VectorIndex, new_index
+from index.store import snapshots
 
 DIM = 48
 COUNT = 4000

@@ -6,11 +6,11 @@ must equal one computed afresh, in the writing process and in a second process o
 import numpy as np
 import pytest
 
+from index.engine import Engine
+from index.records.article import validate_article
+from index.records.options import SimilarOptions
 from index.search import staleness
 from index.search.staleness import Answer, ChangeLog
-from index.records.article import validate_article
-from index.engine import Engine
-from index.records.options import SimilarOptions
 
 from .conftest import make_engine
 

@@ -1,7 +1,7 @@
 import pytest
 
-from index.records.article import validate_article, validate_draft
 from index.errors import InvalidInput
+from index.records.article import validate_article, validate_draft
 
 GOOD = {"id": "a-1", "headline": "عنوان", "body": "نص", "url": "https://example.com/a", "source": "X",
         "published_at": "2017-02-01T10:00:00+01:00", "language": "ar", "section": "news", "tags": ["t"]}

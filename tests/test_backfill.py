@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.embedding.models import DEFAULT_MODEL
 from index.embedding.cache import EmbeddingCache, embed_key
+from index.embedding.models import DEFAULT_MODEL
 from index.text.prepare import DEFAULT_LEAD_WORDS, embedding_text
 
 from .conftest import ROOT, clean_environ

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.records.article import validate_article
 from index.calibrate import auc, blocks, choose_floor, fit_logistic, predict
 from index.embedding.models import DEFAULT_MODEL, create_embedder
 from index.engine import Engine
+from index.records.article import validate_article
 from index.relatedness.model import calibration_path, load_calibration
 from service import create_app
 

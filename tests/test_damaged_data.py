@@ -12,15 +12,15 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from index.store import snapshots
 from index.records.article import validate_article
 from index.search.article_words import ARTICLE_WORDS
+from index.store import snapshots
 from index.text.lexical import FREQUENCIES
 
 from .conftest import ROOT, TEST_CACHE, clean_environ, make_engine

@@ -85,8 +85,10 @@ def test_a_draft_is_checked_before_publishing(client, story):
 
 def test_compare_explains_one_pair(client, story):
     original, sibling, copies = story
-    pair = lambda x, y: post(client, "/v1/compare", {"a": {"headline": x["headline"], "body": x["body"]},
-                                                       "b": {"headline": y["headline"], "body": y["body"]}}).get_json()
+    def pair(x, y):
+        return post(client, "/v1/compare", {"a": {"headline": x["headline"], "body": x["body"]},
+                                            "b": {"headline": y["headline"], "body": y["body"]}}).get_json()
+
     assert pair(original, copies[0])["relation"] == "near_duplicate"
     assert pair(original, original) == {"relation": "duplicate", "score": 1.0, "overlap": 1.0, "compared": "body"}
     related = pair(original, sibling)

@@ -1,9 +1,9 @@
 """The engine with the real model, FAISS and SQLite: writes, reads, persistence, model guard."""
 import pytest
 
-from index.records.article import validate_article
 from index.engine import Engine
 from index.errors import InvalidInput, ModelMismatch, NotFound
+from index.records.article import validate_article
 
 from .conftest import make_engine
 

@@ -16,9 +16,9 @@ import faiss
 import numpy as np
 import pytest
 
-from index.records.article import valid_id, validate_article
-from index.errors import InvalidInput, RebuildBusy
 from index.ann.faiss_index import VectorIndex
+from index.errors import InvalidInput, RebuildBusy
+from index.records.article import valid_id, validate_article
 from service import create_app
 
 from .conftest import ROOT, clean_environ, make_engine
@@ -209,7 +209,7 @@ def test_infinite_numbers_in_bodies_and_the_widget_are_400(client, few):
     assert response.status_code == 400 and response.get_json()["error"]["field"] == "k"
     assert client.get(f"/widget/{few[0]['id']}?k=Infinity").status_code == 400
     for field in ("k", "min_score"):  # an integer too large for a float
-        response = client.post("/v1/similar", data='{"headline": "x", "%s": 1%s}' % (field, "0" * 400),
+        response = client.post("/v1/similar", data=f'{{"headline": "x", "{field}": 1{"0" * 400}}}',
                                content_type="application/json")
         assert response.status_code == 400 and response.get_json()["error"]["field"] == field
 

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from index.records.article import MAX_BODY
 from index.embedding.models import MAX_TEXT_CHARS
+from index.records.article import MAX_BODY
 from index.text.lexical import words_of
 from index.text.normalize import MAX_NORMALIZED_CHARS, nfkc_at_most, normalize
 from index.text.overlap import fingerprint

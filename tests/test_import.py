@@ -6,9 +6,9 @@ import sqlite3
 import numpy as np
 import pytest
 
-from index.records.article import validate_article
 from index.embedding.models import DEFAULT_MODEL
 from index.engine import Engine
+from index.records.article import validate_article
 from service import cli, create_app
 
 from .conftest import make_engine

@@ -2,11 +2,11 @@
 rarest words, the corpus's document frequencies deciding."""
 import sqlite3
 
-from index.text import lexical
 from index.records.article import Article
-from index.text.overlap import fingerprint
 from index.store.base import Store
 from index.store.sqlite_store import ArticleStore
+from index.text import lexical
+from index.text.overlap import fingerprint
 
 
 def put(store: Store, *articles: Article) -> None:

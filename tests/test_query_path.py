@@ -4,7 +4,6 @@ the real model, and the answers must be the same items in the same order."""
 from __future__ import annotations
 
 import json
-
 import math
 import shutil
 from dataclasses import replace
@@ -12,15 +11,15 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from index.search.article_words import ARTICLE_WORDS, headline_weights
 from index.engine import Engine
-from index.text.lexical import lexical_query, words_of
 from index.records.options import SimilarOptions
-from index.search.neighbours import Neighbour
-from index.search.ranking import days_between
 from index.relatedness.model import cosine_z, evidence, same_section
 from index.relatedness.relations import DUPLICATES, relate
+from index.search.article_words import ARTICLE_WORDS, headline_weights
+from index.search.neighbours import Neighbour
+from index.search.ranking import days_between
 from index.search.selection import grouped, passes, rank_score
+from index.text.lexical import lexical_query, words_of
 from index.text.word_weights import word_ids
 
 QUERIES = 60

@@ -9,10 +9,10 @@ import time
 import pytest
 
 from index import crash_points
-from index.store import snapshots
 from index.ann import faiss_index as vectors
 from index.records.article import validate_article
 from index.records.options import SimilarOptions
+from index.store import snapshots
 
 from .conftest import ROOT, TEST_CACHE, clean_environ, make_engine
 from .test_answers import fresh

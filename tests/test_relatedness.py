@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from index.records.article import validate_article
 from index.embedding.models import DEFAULT_MODEL, create_embedder
 from index.engine import Engine
+from index.records.article import validate_article
 from index.relatedness.model import FEATURES, Calibration, calibration_path, cosine_z, load_calibration, null_of
 
 KREMLIN = {"headline": "الكرملين يدعو إلى ضبط النفس في إقليم ناجورنو كاراباخ", "body": "..."}  # the README's

@@ -7,10 +7,10 @@ import random
 
 import numpy as np
 
-from index.records.article import validate_article
+from index.embedding.cache import EmbeddingCache, embed_key, read_vectors_file, write_vectors_file
 from index.embedding.models import DEFAULT_MODEL
 from index.engine import Engine
-from index.embedding.cache import EmbeddingCache, embed_key, read_vectors_file, write_vectors_file
+from index.records.article import validate_article
 from sample.make_sample import sample_texts
 
 from .conftest import SAMPLE_VECTORS

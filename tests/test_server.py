@@ -1,13 +1,13 @@
 """A real server process on 127.0.0.1, started the way operations start it."""
 import json
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Iterator
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 

@@ -66,7 +66,9 @@ def test_filters_combine(block_engine, in_block, sample_by_id):
 def test_recency_brings_this_weeks_follow_ups_forward(block_engine, in_block):
     plain = block_engine.similar(in_block, min_relatedness=0, k=10)["items"]
     recent = block_engine.similar(in_block, min_relatedness=0, k=10, recency_half_life_days=3)["items"]
-    age = lambda items: np.mean([days_between(i["published_at"], "2017-02-01T10:00:00Z") for i in items])
+    def age(items):
+        return np.mean([days_between(i["published_at"], "2017-02-01T10:00:00Z") for i in items])
+
     assert age(recent) < age(plain)
     assert recent[0]["score"] <= plain[0]["score"]
 

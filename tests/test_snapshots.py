@@ -4,10 +4,10 @@ import time
 import numpy as np
 import pytest
 
-from index.store import snapshots
+from index.ann.faiss_index import VectorIndex
 from index.embedding.models import normalize_rows
 from index.errors import IndexCorrupt
-from index.ann.faiss_index import VectorIndex
+from index.store import snapshots
 
 
 def build(n: int) -> VectorIndex:

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from index.embedding.models import normalize_rows
 from index.ann.faiss_index import VectorIndex
+from index.embedding.models import normalize_rows
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from html import unescape
 
 import pytest
@@ -215,7 +215,7 @@ def test_iframe_page_errors_are_html_pages(client, loaded):
 # -- pure helpers ----------------------------------------------------------------------------
 
 
-NOW = datetime(2026, 1, 10, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
 
 
 def ago(**delta) -> str:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from datetime import datetime, timezone
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -318,9 +319,9 @@ def test_server_dates_match_the_browsers(watched):
         "cases => cases.map(([lang, unit, n]) => new Intl.RelativeTimeFormat(lang, {numeric: 'always'}).format(-n, unit))",
         cases)
     now = time.time()
-    moment = datetime.fromtimestamp(now, timezone.utc)
+    moment = datetime.fromtimestamp(now, UTC)
     for (lang, unit, n), expected in zip(cases, browser_says):
-        iso = datetime.fromtimestamp(now - n * sizes[unit] - 1, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        iso = datetime.fromtimestamp(now - n * sizes[unit] - 1, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         assert relative_time(iso, lang, moment) == expected, (lang, unit, n)
 
 

@@ -9,8 +9,8 @@ from collections import Counter
 
 import pytest
 
-from index.text import lexical
 from index.store import word_index
+from index.text import lexical
 
 DEPTH = 31
 

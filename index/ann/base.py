@@ -2,7 +2,8 @@
 FAISS has it (`faiss_index.VectorIndex`); nothing outside this package touches FAISS."""
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 

@@ -20,8 +20,9 @@ import io
 import json
 import os
 import struct
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import BinaryIO, Iterator, Sequence
+from typing import BinaryIO
 
 import faiss
 import numpy as np
@@ -75,7 +76,7 @@ def threads(count: int) -> Iterator[None]:
         faiss.omp_set_num_threads(1)
 
 
-def new_index(dim: int, vectors: np.ndarray, force: str | None = None) -> "VectorIndex":
+def new_index(dim: int, vectors: np.ndarray, force: str | None = None) -> VectorIndex:
     """An empty index suited to `vectors` (a sample of which trains it when approximate): exact up to
     FLAT_MAX of them, approximate beyond; `force` a kind (`flat`, `hnsw`, `ivf`) or a FAISS factory
     string for the approximate first stage (e.g. `IVF4000,PQ48`)."""
@@ -326,7 +327,7 @@ class VectorIndex:
         faiss.write_index(self._index, faiss.PyCallbackIOWriter(out.write))
 
     @classmethod
-    def read(cls, source: BinaryIO) -> "VectorIndex":
+    def read(cls, source: BinaryIO) -> VectorIndex:
         """Load what `write` saved, or a FAISS index keyed by ids (as versions were saved before rows).
         Raises ValueError for a file that is neither, RuntimeError when FAISS cannot read it."""
         start = source.read(_HEADER.size)
@@ -351,7 +352,7 @@ class VectorIndex:
         return out.getvalue()
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "VectorIndex":
+    def from_bytes(cls, data: bytes) -> VectorIndex:
         return cls.read(io.BytesIO(data))
 
 

@@ -6,7 +6,6 @@ import json
 import zlib
 from typing import Protocol
 
-
 from ..lru import LruCache
 from ..search.staleness import Answer
 

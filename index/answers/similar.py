@@ -2,19 +2,20 @@
 computed and filed; a rebuild computes those pages will ask for ahead (`warm`)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, Sequence
+from typing import Any
 
 from .. import crash_points
-from ..search.staleness import Answer
-from .cache import AnswerCache
 from ..embedding.models import Progress
 from ..errors import NotFound
 from ..records.options import SimilarOptions, options_key
-from ..search.present import similar_answer
-from ..search.neighbours import Reach
-from ..search.query import SimilarSearch
 from ..records.stored import StoredArticle
+from ..search.neighbours import Reach
+from ..search.present import similar_answer
+from ..search.query import SimilarSearch
+from ..search.staleness import Answer
+from .cache import AnswerCache
 
 # Part of the key of every cached answer: bump it when what an answer holds, or how it is ranked,
 # changes, so that answers filed by the code before are not served by the code after.

@@ -9,14 +9,15 @@ Without Ray the same texts go through this process's embedder. Either way a late
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
-from .models import Progress, create_embedder
 from .cached import CachedEmbedder
+from .models import Progress, create_embedder
 
 CHUNK = 20_000  # texts read, then handed to Ray, at a time (the driver holds one chunk's texts and vectors)
 BATCH = 32  # texts an actor embeds per call

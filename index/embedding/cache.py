@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 import threading
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -26,7 +26,7 @@ def embed_key(model: str, text: str) -> str:
     since hardening, and a vector cached before then was made from the text as written.
     """
     salt = "" if unicodedata.is_normalized("NFKC", text) else "\x00nfkc"
-    return hashlib.sha256(f"{model}\x00{text}{salt}".encode("utf-8")).hexdigest()
+    return hashlib.sha256(f"{model}\x00{text}{salt}".encode()).hexdigest()
 
 
 def write_vectors_file(path: Path, model: str, keys: Sequence[str], vectors: np.ndarray) -> None:
@@ -138,7 +138,7 @@ class EmbeddingCache:
         return seed_from_file(self, path, model)
 
 
-def seed_from_file(cache: "EmbeddingCache", path: Path, model: str) -> int:
+def seed_from_file(cache: EmbeddingCache, path: Path, model: str) -> int:
     """Add the vectors of a vectors file made with `model` to a cache (none if another model made it).
 
     Returns how many vectors the file holds for `model`; vectors already cached are kept.

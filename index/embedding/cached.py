@@ -3,16 +3,16 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
 from ..lru import LruCache
-from .models import Embedder, Progress, check_model_name, create_embedder
-from .cache import EmbeddingCache, embed_key
 from ..text.prepare import embedding_text
+from .cache import EmbeddingCache, embed_key
+from .models import Embedder, Progress, check_model_name, create_embedder
 
 DRAFT_VECTORS = 1_000  # drafts' vectors a process remembers (1.5 KB each for e5)
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import threading
 import unicodedata
-from typing import Callable, Protocol, Sequence
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import numpy as np
 

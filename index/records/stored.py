@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .article import Article
 from ..text.overlap import Fingerprint
+from .article import Article
 
 
 @dataclass(frozen=True)

@@ -111,7 +111,7 @@ class Calibration:
                 "source": self.source, "figures": self.figures}
 
     @classmethod
-    def from_json(cls, doc: dict) -> "Calibration":
+    def from_json(cls, doc: dict) -> Calibration:
         features = tuple(doc.get("features") or ())
         unknown = [f for f in features if f not in FEATURES]
         if not features or unknown or "gate_z" not in doc:

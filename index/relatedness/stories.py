@@ -1,7 +1,8 @@
 """Story groups: articles linked by duplicate or near-duplicate relations. Pure functions."""
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 
 def connected_groups(count: int, links: Iterable[tuple[int, int]]) -> list[int]:

@@ -9,14 +9,13 @@ of flat arrays.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
-from ..text.overlap import EMPTY, without
+from ..text.overlap import EMPTY, Fingerprint, without
 from .relations import NEAR_DUPLICATE_OVERLAP
-from ..text.overlap import Fingerprint
 
 CHUNK = 1 << 24  # values a pass over the flat arrays takes at a time (bounds its temporaries)
 

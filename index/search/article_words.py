@@ -8,9 +8,10 @@ words from the store as before (see `query.SimilarSearch`).
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -66,7 +67,7 @@ class ArticleWords:
         return out.getvalue()
 
     @classmethod
-    def read(cls, path: Path, where: str = "") -> "ArticleWords | None":
+    def read(cls, path: Path, where: str = "") -> ArticleWords | None:
         """The arrays of a version's file, or None when it has none (a version made before them: the
         query path then reads every candidate's words from the store). Read from the file array by
         array: never the whole file in memory beside the arrays it holds (660 MB at a million articles).
@@ -109,7 +110,7 @@ def build_article_words(rows: Iterable[tuple[int, Iterable[str], list[str]]], fr
         _joined([h.weights for h in headlines], np.float64), np.array([h.total for h in headlines], dtype=np.float64))
 
 
-def read_article_words(words: "Words", headlines: Iterable[tuple[int, str]], frequencies: Frequencies,
+def read_article_words(words: Words, headlines: Iterable[tuple[int, str]], frequencies: Frequencies,
                        chunk: int = 2000) -> ArticleWords:
     """The arrays of articles given as (key, headline): their words read from the store's word index
     `chunk` at a time, their headlines' words normalised here (the rebuild's one pass over them)."""

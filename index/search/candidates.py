@@ -3,8 +3,8 @@ between requests (forgotten when the change log says the article changed)."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

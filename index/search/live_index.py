@@ -15,24 +15,24 @@ import math
 import os
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from ..store import snapshots
-from .staleness import ChangeLog
-from .article_words import ARTICLE_WORDS, ArticleWords
-from ..store.base import Store
 from ..ann.base import VectorSearch
 from ..ann.factory import vector_index
 from ..embedding.cached import CachedEmbedder
 from ..errors import IndexCorrupt, ModelMismatch
+from ..records.stored import StoredArticle
+from ..store import snapshots
+from ..store.base import Store
 from ..text.lexical import FREQUENCIES, Frequencies
 from ..text.overlap import from_blob
-from ..records.stored import StoredArticle
+from .article_words import ARTICLE_WORDS, ArticleWords
+from .staleness import ChangeLog
 
 log = logging.getLogger(__name__)
 

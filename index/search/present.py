@@ -6,12 +6,13 @@ processes as they are; `service/` only serialises them.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
-from .neighbours import WHY_LEAD_WORDS, Neighbour, Query, Shown
 from ..records.stored import StoredArticle
-from ..text.terms import shared_terms
 from ..text.prepare import lead
+from ..text.terms import shared_terms
+from .neighbours import WHY_LEAD_WORDS, Neighbour, Query, Shown
 
 
 def public_fields(stored: StoredArticle) -> dict[str, Any]:

@@ -7,21 +7,21 @@ import math
 
 import numpy as np
 
-from ..text import lexical
-from ..store.base import Store
-from .candidates import Candidate, CandidateRows
 from ..errors import EngineError, NotFound
-from .live_index import LiveIndex
-from .neighbours import Neighbour, Query, QueryWords, Reach, Shown, text_query
 from ..records.options import SimilarOptions
-from .ranking import days_apart, mmr, timestamp
+from ..records.stored import StoredArticle
 from ..relatedness.model import Calibration, Null, cosine_z, evidence, null_of, same_section
 from ..relatedness.relations import DUPLICATES, Relation, relate, relate_many
+from ..store.base import Store
+from ..text import lexical
 from ..text.overlap import Fingerprint, fingerprint
-from ..records.stored import StoredArticle
-from .selection import filters_candidates, grouped, passes, rank_score
-from .article_words import headline_weights
 from ..text.word_weights import held_shares, shares_held_of, word_ids
+from .article_words import headline_weights
+from .candidates import Candidate, CandidateRows
+from .live_index import LiveIndex
+from .neighbours import Neighbour, Query, QueryWords, Reach, Shown, text_query
+from .ranking import days_apart, mmr, timestamp
+from .selection import filters_candidates, grouped, passes, rank_score
 
 NEIGHBOUR_BODY_CHARS = 1500  # a lead is all a neighbour needs of its body (for the why)
 CANDIDATE_ROWS = 20_000  # candidates kept in memory per process (about 5 KB each)

@@ -1,7 +1,7 @@
 """Re-ranking of similar stories: recency decay and diversity (MMR). Pure functions on arrays."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -19,7 +19,7 @@ def timestamp(value: str | None) -> float | None:
     if not value:
         return None
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def days_apart(a: float | None, b: float | None) -> float | None:

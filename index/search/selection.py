@@ -3,11 +3,11 @@ story. Pure functions over the query path's neighbours (see `query`)."""
 from __future__ import annotations
 
 from ..records.options import SimilarOptions
-from .neighbours import Neighbour, Query
-from .ranking import days_apart, recency_factor
 from ..relatedness.relations import DUPLICATES
 from ..relatedness.stories import collapse
 from ..text.prepare import primary_subtag
+from .neighbours import Neighbour, Query
+from .ranking import days_apart, recency_factor
 
 
 def filters_candidates(o: SimilarOptions) -> bool:

@@ -15,11 +15,11 @@ processes wrote to the shared table (`answers.cache.AnswerCache`).
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
-
 
 # Past this many replayed rows (1.5 KB each at 384 dimensions) a process forgets them and treats
 # every answer made before as stale, which bounds its memory between two nightly rebuilds.

@@ -18,8 +18,8 @@ from collections import Counter
 from dataclasses import dataclass
 
 from .normalize import normalize
-from .terms import _TOKEN, STOP_WORDS, match_key
 from .prepare import lead
+from .terms import _TOKEN, STOP_WORDS, match_key
 
 LEXICAL_WORDS = 250  # words of the body indexed after the headline
 QUERY_TERMS = 25  # a query's words weighed (the evidence of every candidate)
@@ -68,7 +68,7 @@ class Frequencies:
         return zlib.compress(json.dumps({"docs": self.docs, "total": self.total}, ensure_ascii=False).encode())
 
     @classmethod
-    def from_blob(cls, blob: bytes | None) -> "Frequencies | None":
+    def from_blob(cls, blob: bytes | None) -> Frequencies | None:
         if not blob:
             return None
         doc = json.loads(zlib.decompress(blob))

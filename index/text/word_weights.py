@@ -7,8 +7,8 @@ pair: far below any evidence. Only the first ID_BYTES bytes count (32 Arabic let
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -46,7 +46,7 @@ class WeightedWords:
     total: float
 
     @classmethod
-    def of(cls, weights: dict[str, float], total: float | None = None) -> "WeightedWords":
+    def of(cls, weights: dict[str, float], total: float | None = None) -> WeightedWords:
         """From {word: weight}; `total` defaults to the sum of the weights (in sorted-word order, as
         `lexical.LexicalQuery.shared` sums them)."""
         ids = stable_ids(list(weights))

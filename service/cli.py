@@ -1,5 +1,5 @@
-"""Commands: `python -m service ingest FILE | embed [FILE] | rebuild | calibrate JUDGED | serve` (also
-`flask --app service ...`). Longer than 300 lines: one short function a command, with its options."""
+"""Commands: `python -m service ingest FILE | embed [FILE] | rebuild | calibrate JUDGED | follow URL... |
+serve` (also `flask --app service ...`). Longer than 300 lines: one short function a command, with its options."""
 from __future__ import annotations
 
 import gzip
@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 from flask import Flask, current_app
@@ -20,6 +21,7 @@ from index.prepared import Prepared, parse_line, prepared_lines
 from index.records.article import Article, validate_article
 from index.relatedness.model import FEATURES
 
+from .feeds.follower import MAX_INTERVAL, Follower
 from .progress import StageProgress, progress
 from .security import warn_about_writes
 
@@ -322,7 +324,30 @@ def calibrate_command(path: Path, target: float, features: str | None) -> None:
     click.echo(f"wrote {written}; restart the servers to use it")
 
 
-COMMANDS = (ingest_command, embed_command, rebuild_command, serve_command, calibrate_command)
+@click.command("follow")
+@click.argument("urls", nargs=-1, required=True, metavar="URL...")
+@click.option("--every", type=click.IntRange(10, MAX_INTERVAL), default=300, show_default=True,
+              help="seconds between two polls of a feed at the most often (a feed's TTL may ask for fewer polls; "
+                   "each is polled at least hourly)")
+@click.option("--once", is_flag=True, help="poll each feed once and exit (cron); exits 1 when a feed failed")
+@with_appcontext
+def follow_command(urls: tuple[str, ...], every: int, once: bool) -> None:
+    """Follow the RSS, Atom or JSON feeds at URL...: upsert their new and changed entries, one line a feed a poll."""
+    bad = [url for url in urls if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname]
+    if bad:
+        raise click.BadParameter(f"not an http(s) URL: {bad[0]}", param_hint="URL")
+    follower = Follower(engine(), every)
+    try:
+        failed = follower.run(urls, once, click.echo)
+    except KeyboardInterrupt:
+        failed = 0
+    finally:
+        follower.close()
+    if failed:
+        click.get_current_context().exit(1)
+
+
+COMMANDS = (ingest_command, embed_command, rebuild_command, serve_command, calibrate_command, follow_command)
 
 
 def init_app(app: Flask) -> None:

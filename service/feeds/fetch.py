@@ -1,0 +1,63 @@
+"""Fetching a feed over HTTP: a user agent, a time limit on the whole fetch, conditional requests
+(ETag, Last-Modified: a 304 costs nothing), redirects followed within the feed's host only."""
+from __future__ import annotations
+
+import http.client
+import time
+import urllib.request
+from typing import Any, NamedTuple
+from urllib.error import HTTPError, URLError
+from urllib.parse import urlsplit
+
+USER_AGENT = "related-headlines/0.1 (feed follower; python -m service follow)"
+ACCEPT = "application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, */*;q=0.5"
+TIMEOUT = 20.0  # seconds for a whole fetch
+MAX_FEED_BYTES = 16 * 1024 * 1024
+
+
+class FeedError(Exception):
+    """A feed could not be fetched or read: nothing of it is stored this poll."""
+
+
+class Fetched(NamedTuple):
+    status: int  # 200, or 304 not modified
+    body: bytes
+    headers: dict[str, str]  # names in lower case
+    url: str  # after redirects (within the host)
+
+
+class _SameHost(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
+        """Follow a redirect only to the same host (http to https allowed, not back)."""
+        old, new = urlsplit(req.full_url), urlsplit(newurl)
+        if (new.hostname or "").lower() != (old.hostname or "").lower() or new.scheme not in ("http", "https") \
+                or (old.scheme, new.scheme) == ("https", "http"):
+            fp.close()
+            raise FeedError(f"redirected to another host ({newurl[:200]}); not followed")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def fetch(url: str, etag: str | None, modified: str | None, timeout: float = TIMEOUT) -> Fetched:
+    """GET a feed with its validators; a 304 comes back with an empty body."""
+    headers = {"User-Agent": USER_AGENT, "Accept": ACCEPT}
+    headers.update({k: v for k, v in (("If-None-Match", etag), ("If-Modified-Since", modified)) if v})
+    deadline, lower = time.monotonic() + timeout, lambda h: {k.lower(): v for k, v in h.items()}
+    try:
+        with urllib.request.build_opener(_SameHost).open(urllib.request.Request(url, headers=headers),
+                                                         timeout=timeout) as response:
+            body = bytearray()
+            while chunk := response.read1(65_536):  # what has come: a trickle cannot outlast the deadline
+                body += chunk
+                if len(body) > MAX_FEED_BYTES or time.monotonic() > deadline:
+                    raise FeedError(f"larger than {MAX_FEED_BYTES} bytes" if len(body) > MAX_FEED_BYTES
+                                    else f"timed out after {timeout:g}s")
+            return Fetched(response.status, bytes(body), lower(response.headers), response.url)
+    except HTTPError as exc:
+        exc.close()
+        if exc.code == 304:
+            return Fetched(304, b"", lower(exc.headers), url)
+        raise FeedError(f"HTTP {exc.code} {exc.reason}") from None
+    except (URLError, OSError, ValueError, http.client.HTTPException) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise FeedError(f"timed out after {timeout:g}s" if isinstance(reason, TimeoutError)
+                        else f"cannot fetch: {reason}") from None

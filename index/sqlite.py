@@ -12,9 +12,10 @@ import logging
 import os
 import sqlite3
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from .errors import StorageFull, is_storage_full
 

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from index.records.article import validate_article
-from index.embedding.models import DEFAULT_MODEL, E5Embedder
-from index.embedding.cache import EmbeddingCache
-from index.engine import Engine
 from index import crash_points
+from index.embedding.cache import EmbeddingCache
+from index.embedding.models import DEFAULT_MODEL, E5Embedder
+from index.engine import Engine
+from index.records.article import validate_article
 from service import create_app
 from service.config import DEFAULTS
 

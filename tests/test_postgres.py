@@ -22,7 +22,7 @@ def test_a_number_taken_first_and_committed_last_is_not_missed_by_a_replica(data
     import psycopg
     from psycopg.rows import dict_row
 
-    from index.store.pg_store import ChangeBatch, PostgresStore
+    from index.store.pg_store import ChangeBatch, PgConn, PostgresStore
 
     writer, replica = PostgresStore(database_url), PostgresStore(database_url)
     put(writer, article(0))
@@ -30,8 +30,8 @@ def test_a_number_taken_first_and_committed_last_is_not_missed_by_a_replica(data
     x = writer.get("a0").key
     # Transaction A takes the next number (a change of article a0) and does not commit yet.
     slow = psycopg.connect(database_url, row_factory=dict_row)
-    batch = ChangeBatch(slow)
-    batch.vector(x, "e-late", frozenset({"كلمة"}))
+    batch = ChangeBatch(writer.dialect, PgConn(slow))
+    batch.vector(x, "e-late", "كلمة")
     batch.write()
     # Transaction B, begun after it, writes another article: it must wait for A to end.
     done = threading.Event()
@@ -106,9 +106,9 @@ def test_concurrent_writers_of_the_same_articles_neither_deadlock_nor_starve_the
 
 def test_a_replica_copies_the_published_version_keeps_only_what_the_database_keeps_and_never_goes_back(
         database_url, tmp_path):
+    from index.ann.faiss_index import VectorIndex
     from index.store import snapshots
     from index.store.pg_store import PostgresStore
-    from index.ann.faiss_index import VectorIndex
 
     store = PostgresStore(database_url)
     built, replica = tmp_path / "rebuilder", tmp_path / "replica"

@@ -6,9 +6,9 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from .conftest import ROOT, SAMPLE_VECTORS, clean_environ
 from .test_server import call, free_port, serving

@@ -12,7 +12,7 @@ from ..search.staleness import Answer
 
 class AnswerCache:
     """Answers by (version, article id, options): a small LRU in memory over a table that every
-    process shares (`answer_file.AnswerFile`, or the database's: `pg_shared.PostgresAnswers`).
+    process shares (`answer_file.AnswerFile`, or the database's: `store.pg_answers.PostgresAnswers`).
     Answers put with shared=False stay in memory (rare option sets: the table holds those of the
     option sets pages use, so it stays bounded)."""
 

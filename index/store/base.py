@@ -1,11 +1,12 @@
 """What the engine needs of a store: the articles by CMS id with integer keys, their words for lexical
-search (`text.lexical`), their change log, stories, pins and a few named values. Two stores have it:
-SQLite (`sqlite_store.ArticleStore`, the default) and PostgreSQL (`pg_store.PostgresStore`); `factory`
-chooses by location."""
+search (`text.lexical`), their change log, stories, pins and a few named values. One store has it
+(`sql_store.SqlStore`), on SQLite (`sqlite_store.ArticleStore`, the default) or PostgreSQL
+(`pg_store.PostgresStore`), which differ in their dialect only; `factory` chooses by location."""
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Iterator, Protocol, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 from ..records.article import Article
 from ..records.stored import StoredArticle
@@ -14,7 +15,7 @@ from ..text.overlap import Fingerprint
 from .changes import Changes
 
 if TYPE_CHECKING:
-    from .pg_shared import SharedVersions
+    from .pg_versions import SharedVersions
 
 
 class Words(Protocol):

@@ -9,8 +9,9 @@ do: a number taken first may commit last, and a replica that already read past i
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -84,7 +85,7 @@ CREATE TABLE IF NOT EXISTS answers (                       -- see `answers.Answe
     body      bytea NOT NULL,
     PRIMARY KEY (version, article, options)
 );
-CREATE TABLE IF NOT EXISTS index_files (                  -- index versions (see `pg_shared`)
+CREATE TABLE IF NOT EXISTS index_files (                  -- index versions (see `pg_versions`)
     version text NOT NULL,
     name    text NOT NULL,
     part    integer NOT NULL,

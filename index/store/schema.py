@@ -6,11 +6,10 @@ import json
 import sqlite3
 from typing import Any
 
-from . import word_index
 from ..records.article import Article
-from ..text.overlap import from_blob, to_blob
-from ..text.overlap import Fingerprint
 from ..records.stored import StoredArticle
+from ..text.overlap import Fingerprint, from_blob, to_blob
+from . import word_index
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (

@@ -21,14 +21,15 @@ import re
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO, Callable, TypeVar
+from typing import BinaryIO, TypeVar
 
 from .. import crash_points
-from ..errors import IndexCorrupt
 from ..ann.faiss_index import VectorIndex
+from ..errors import IndexCorrupt
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ def _file_sha256(path: Path) -> str:
 
 
 def _new_version_name() -> str:
-    return "v" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+    return "v" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
 
 
 def write_snapshot(root: Path, index: VectorIndex, model: str, seq: int,
@@ -107,7 +108,7 @@ def write_snapshot(root: Path, index: VectorIndex, model: str, seq: int,
         dim=index.dim,
         count=len(index),
         seq=seq,
-        built_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        built_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         sha256="",
     )
 
@@ -126,7 +127,7 @@ def write_snapshot(root: Path, index: VectorIndex, model: str, seq: int,
 
 
 def install(root: Path, version: str, files: dict[str, bytes]) -> None:
-    """Make a version another machine built (`pg_shared.SharedVersions`) the live one under `root`,
+    """Make a version another machine built (`pg_versions.SharedVersions`) the live one under `root`,
     writing its files first unless the folder has it."""
     if not files and not (root / version).exists():
         raise IndexCorrupt(f"index version {version} is gone from {root}")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import functools
 import sqlite3
 import threading
-from typing import Sequence
+from collections.abc import Sequence
 
-from ..text.lexical import Frequencies, LexicalQuery, words_of
 from ..sqlite import MARKS, rows_in, transaction
+from ..text.lexical import Frequencies, LexicalQuery, words_of
 
 MERGE_PAGES = 1000  # pages of the word index merged a transaction when it is compacted (about 4 MB, tens of ms)
 
@@ -61,7 +61,7 @@ def search(conn: sqlite3.Connection, query: LexicalQuery, depth: int) -> list[tu
     return [(key, weight) for key, weight in conn.execute(_search_sql(len(words)), [*values, depth])]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _search_sql(count: int) -> str:
     matches = " UNION ALL ".join(f"SELECT rowid AS key, {1 << i} AS bit FROM lexical WHERE lexical MATCH ?{i + 1}"
                                  for i in range(count))

@@ -25,11 +25,9 @@ from typing import Any
 import numpy as np
 
 from .answers.cache import AnswerCache
-from .answers.file import AnswerFile
 from .answers.similar import SimilarAnswers
 from .calibrate import Judged, fit_calibration, judged_pairs
 from .embedding.backfill import Backfill, backfill
-from .embedding.cache import EmbeddingCache
 from .embedding.cached import CachedEmbedder
 from .embedding.models import DEFAULT_MODEL, Embedder, Progress, related_floor_of
 from .errors import DataDirUnusable, StoreUnavailable
@@ -42,7 +40,7 @@ from .relatedness.relations import relate
 from .search.live_index import LiveIndex
 from .search.present import draft_answer, duplicate_items, public_fields, similar_items
 from .search.query import Neighbour, SimilarSearch
-from .store.factory import open_store
+from .store.factory import Backend
 from .text.overlap import fingerprint
 from .text.prepare import DEFAULT_LEAD_WORDS
 from .threads import one_blas_thread
@@ -95,14 +93,13 @@ class Engine:
         self.model, self.keep_versions = model, keep_versions
         self.related_floor = related_floor_of(model) if related_floor is None else related_floor
         self.index_root = self.data_dir / "index"
-        self.store = open_store(database_url or self.data_dir / "articles.sqlite")
-        self._store_name = "of DATABASE_URL" if database_url else str(self.data_dir / "articles.sqlite")
+        self.backend = Backend(self.data_dir, database_url, Path(embedding_cache) if embedding_cache else None)
+        self.store = self.backend.store
+        self._store_name = self.backend.store_name
         self._agreement: tuple[tuple[str, int] | None, str | None] = (None, None)  # (version, seq) checked, outcome
         self._reported: str | None = None  # the store problem last logged
         self._counted: tuple[int, int] | None = None  # (change-log position, articles) of the last count
-        self.cache = (EmbeddingCache(Path(embedding_cache)) if embedding_cache
-                      else self.store.embedding_cache() if database_url
-                      else EmbeddingCache(self.data_dir / "embeddings.sqlite"))
+        self.cache = self.backend.embedding_cache
         self.embedding = CachedEmbedder(model, self.cache, lead_words, embedder)
         self.live = LiveIndex(self.index_root, self.store, self.embedding)
         self.calibration_dir = self.data_dir / "calibration"  # a publisher's own (`calibrate`), before the shipped
@@ -112,8 +109,7 @@ class Engine:
             log.warning("model %r has no calibration: similar stories are ranked by cosine above its related floor "
                         "(%s) and carry no relatedness; fit one with `python -m service calibrate JUDGED.jsonl`",
                         model, "none" if self.related_floor <= -1 else f"{self.related_floor:g}")
-        table = self.store.answer_table() if database_url else AnswerFile(self.data_dir / "answers.sqlite")
-        self.answers = SimilarAnswers(AnswerCache(table, ANSWER_CACHE_SIZE), self.search)
+        self.answers = SimilarAnswers(AnswerCache(self.backend.answers, ANSWER_CACHE_SIZE), self.search)
         self.writer = Writer(self.store, self.embedding, self.search)
         self.rebuilder = Rebuilder(self.index_root, self.store, self.embedding, keep_versions)
         self._on_answer: Callable[[str], None] | None = None

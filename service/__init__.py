@@ -107,7 +107,7 @@ def _register(app: Flask, engine: Engine) -> None:
     cross_origin.init_app(app)
     cli.init_app(app)
     security.init_app(app)
-    rate_limit.init_app(app, engine.data_dir, engine.store.bucket_table() if app.config["DATABASE_URL"] else None)
+    rate_limit.init_app(app, engine.backend)
     request_body.init_app(app)  # a body slower than BODY_TIMEOUT is 408, its thread freed
     headers.init_app(app)
     app.register_blueprint(openapi.bp)

@@ -5,20 +5,18 @@ from __future__ import annotations
 import logging
 import math
 import random
-import threading
 import time
 from collections.abc import Callable
 from functools import wraps
-from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, request
 
 from index.errors import EngineError
-from index.sqlite import open_cache_file, transaction
+from index.store.base import Buckets
+from index.store.factory import Backend
 
 log = logging.getLogger(__name__)
-LIMITS_WAIT_MS = 1000  # how long a request waits for another worker's hold on the shared rate limit
 
 
 class TooManyRequests(EngineError):
@@ -29,8 +27,6 @@ class TooManyRequests(EngineError):
         self.retry_after = retry_after
 
 
-# (a bucket's (tokens, at) or None, the time) -> (tokens, at, wait): see `RateLimiter.spend`.
-Spend = Callable[[tuple[float, float] | None, float], tuple[float, float, float]]
 
 
 class RateLimiter:
@@ -38,9 +34,9 @@ class RateLimiter:
     every worker shares it: a SQLite file of the data folder, or the shared database (`DATABASE_URL`),
     so that several machines share one limit."""
 
-    def __init__(self, rate: int, period: float, buckets: Path | Any) -> None:
+    def __init__(self, rate: int, period: float, buckets: Buckets) -> None:
         self.rate, self.period = rate, period
-        self._buckets = SqliteBuckets(buckets) if isinstance(buckets, Path) else buckets
+        self._buckets = buckets
 
     def take(self, client: str, now: float | None = None) -> float:
         """0 when the request may go, else the seconds to wait for the next token.
@@ -66,33 +62,6 @@ class RateLimiter:
         tokens = min(float(self.rate), tokens + (now - last) * per_second)
         wait = 0.0 if tokens >= 1 else (1 - tokens) / per_second
         return (tokens - 1 if not wait else tokens), now, wait
-
-
-class SqliteBuckets:
-    """Token buckets in a SQLite file (see `RateLimiter`)."""
-
-    def __init__(self, path: Path) -> None:
-        schema = "CREATE TABLE IF NOT EXISTS buckets (client TEXT PRIMARY KEY, tokens REAL, at REAL);"
-        self._conn = open_cache_file(path, schema, "rate-limit state", busy_timeout_ms=LIMITS_WAIT_MS)
-        self._lock = threading.Lock()
-
-    def update(self, client: str, clock: Callable[[], float], spend: Spend, forget_after: float | None) -> float:
-        """Replace a client's (tokens, at) by spend's in one transaction, the time read from `clock`
-        once every other process's update is done (BEGIN IMMEDIATE); returns spend's wait.
-
-        Args:
-            forget_after: also drop the buckets idle for longer than this many seconds.
-        """
-        with transaction(self._conn, self._lock) as conn:
-            now = clock()
-            row = conn.execute("SELECT tokens, at FROM buckets WHERE client = ?", (client,)).fetchone()
-            tokens, at, wait = spend(tuple(row) if row else None, now)
-            conn.execute("INSERT INTO buckets (client, tokens, at) VALUES (?, ?, ?) "
-                         "ON CONFLICT(client) DO UPDATE SET tokens = excluded.tokens, at = excluded.at",
-                         (client, tokens, at))
-            if forget_after is not None:
-                conn.execute("DELETE FROM buckets WHERE at < ?", (now - forget_after,))
-        return wait
 
 
 def parse_rate(text: str) -> tuple[int, float]:
@@ -123,8 +92,8 @@ def rate_limited(view: Callable[..., Any]) -> Callable[..., Any]:
     return limited
 
 
-def init_app(app: Flask, data_dir: Path, shared_buckets: Any = None) -> None:
-    """The shared rate limit (RATE_LIMIT), kept in `data_dir`, or in `shared_buckets` of the shared database."""
+def init_app(app: Flask, backend: Backend) -> None:
+    """The shared rate limit (RATE_LIMIT), its buckets where the engine's backend keeps them (opened
+    only when there is a limit)."""
     rate = (app.config.get("RATE_LIMIT") or "off").strip()
-    buckets = shared_buckets or Path(data_dir) / "limits.sqlite"
-    app.extensions["rate_limiter"] = None if rate == "off" else RateLimiter(*parse_rate(rate), buckets)
+    app.extensions["rate_limiter"] = None if rate == "off" else RateLimiter(*parse_rate(rate), backend.buckets)

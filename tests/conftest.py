@@ -150,7 +150,9 @@ def store_location(request, tmp_path) -> str:
 def bucket_store(request, tmp_path):
     """Where a rate limiter keeps its buckets, once for each backend: a SQLite file, then a PostgreSQL table."""
     if request.param == "sqlite":
-        return tmp_path / "limits.sqlite"
+        from index.store.sqlite_buckets import SqliteBuckets
+
+        return SqliteBuckets(tmp_path / "limits.sqlite")
     from index.store.pg_store import PostgresStore
 
     return PostgresStore(request.getfixturevalue("database_url")).bucket_table()

@@ -75,7 +75,8 @@ if location.startswith("postgresql://"):
     from index.store.pg_store import PostgresStore
     buckets = PostgresStore(location).bucket_table()
 else:
-    buckets = Path(location)
+    from index.store.sqlite_buckets import SqliteBuckets
+    buckets = SqliteBuckets(Path(location))
 limiter = RateLimiter(*parse_rate(rate), buckets)
 admitted, first, last, lock = [0], [], [], threading.Lock()
 def spend():

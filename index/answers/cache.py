@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import zlib
-from typing import Protocol
 
 from ..lru import LruCache
 from ..search.staleness import Answer
+from ..store.base import AnswerTable
 
 
 class AnswerCache:
     """Answers by (version, article id, options): a small LRU in memory over a table that every
-    process shares (`answer_file.AnswerFile`, or the database's: `store.pg_answers.PostgresAnswers`).
+    process shares (`store.answer_file.AnswerFile`, or the database's: `store.pg_answers.PostgresAnswers`).
     Answers put with shared=False stay in memory (rare option sets: the table holds those of the
     option sets pages use, so it stays bounded)."""
 
@@ -50,14 +50,3 @@ class AnswerCache:
     def count(self, version: str) -> int:
         """How many answers of `version` the shared table holds."""
         return self._table.count(version)
-
-
-class AnswerTable(Protocol):
-    """Where answers are shared: rows (key, threshold, seq, asked, body) by (version, article, options).
-    A table that cannot be read or written now says so in the log and answers None / does nothing:
-    the answer is computed, or kept in memory only."""
-
-    def read(self, key: tuple[str, str, str]) -> tuple[int, float, int, str, bytes] | None: ...
-    def write(self, key: tuple[str, str, str], row: tuple[int, float, int, str, bytes]) -> None: ...
-    def keep_only(self, version: str) -> None: ...
-    def count(self, version: str) -> int: ...

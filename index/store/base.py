@@ -4,7 +4,7 @@ search (`text.lexical`), their change log, stories, pins and a few named values.
 (`pg_store.PostgresStore`), which differ in their dialect only; `factory` chooses by location."""
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Protocol
 
@@ -78,3 +78,26 @@ class Store(Protocol):
         or replaced under it), or None."""
         ...
     def close(self) -> None: ...
+
+
+class AnswerTable(Protocol):
+    """Where answers are shared: rows (key, threshold, seq, asked, body) by (version, article, options).
+    A table that cannot be read or written now says so in the log and answers None / does nothing:
+    the answer is computed, or kept in memory only."""
+
+    def read(self, key: tuple[str, str, str]) -> tuple[int, float, int, str, bytes] | None: ...
+    def write(self, key: tuple[str, str, str], row: tuple[int, float, int, str, bytes]) -> None: ...
+    def keep_only(self, version: str) -> None: ...
+    def count(self, version: str) -> int: ...
+
+
+# (a bucket's (tokens, at) or None, the time) -> (tokens, at, wait): see `service.rate_limit.RateLimiter.spend`.
+Spend = Callable[[tuple[float, float] | None, float], tuple[float, float, float]]
+
+
+class Buckets(Protocol):
+    """The rate limit's token buckets, one per client, where every worker (or machine) shares them."""
+
+    def update(self, client: str, clock: Callable[[], float], spend: Spend, forget_after: float | None) -> float:
+        """Replace a client's (tokens, at) by spend's, alone on that bucket, the time read from `clock`
+        once it is held; returns spend's wait (`forget_after`: also drop buckets idle this long)."""

@@ -8,7 +8,7 @@ log = logging.getLogger(__name__)
 
 
 class PostgresAnswers:
-    """The answers every process shares (see `answers.AnswerTable`), in the shared database: an answer
+    """The answers every process shares (see `base.AnswerTable`), in the shared database: an answer
     one replica computed is served by all. Unreachable, it is done without (computed, kept in memory)."""
 
     def __init__(self, pool: Any) -> None:

@@ -8,7 +8,7 @@ from .postgres import transaction
 
 
 class PostgresBuckets:
-    """The rate limit's token buckets (see `service.security.RateLimiter`) in the shared database:
+    """The rate limit's token buckets (see `base.Buckets`) in the shared database:
     several machines share one limit per client."""
 
     def __init__(self, pool: Any) -> None:

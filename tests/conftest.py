@@ -37,8 +37,9 @@ def clean_environ() -> dict[str, str]:
 
 
 # create_app reads the environment: a shell's API_KEYS, PROFILES or RATE_LIMIT must not change the results.
+_kept = clean_environ()
 os.environ.clear()
-os.environ.update(clean_environ())
+os.environ.update(_kept)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,5 +1,6 @@
 """Commands: `python -m service ingest FILE | embed [FILE] | rebuild | calibrate JUDGED | follow URL... |
-serve` (also `flask --app service ...`). Longer than 300 lines: one short function a command, with its options."""
+backfill-site SITEMAP_URL | serve` (also `flask --app service ...`). Longer than 300 lines: one short function
+a command, with its options."""
 from __future__ import annotations
 
 import gzip
@@ -347,7 +348,37 @@ def follow_command(urls: tuple[str, ...], every: int, once: bool) -> None:
         click.get_current_context().exit(1)
 
 
-COMMANDS = (ingest_command, embed_command, rebuild_command, serve_command, calibrate_command, follow_command)
+@click.command("backfill-site")
+@click.argument("sitemap_url", metavar="SITEMAP_URL")
+@click.option("--rate", type=click.FloatRange(0.01, 100), default=1.0, show_default=True,
+              help="pages a second at the most, per host (a longer robots.txt Crawl-delay is honoured)")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="fetch at most N pages this run (a rerun goes on from there)")
+@with_appcontext
+def backfill_site_command(sitemap_url: str, rate: float, limit: int | None) -> None:
+    """Backfill the archive from the pages a site's sitemap (or sitemap index) lists: fetched politely, their
+    articles extracted and upserted in batches; a rerun skips the pages done. Prints progress, then a summary."""
+    from .sites.backfill import SiteBackfill  # trafilatura and lxml: loaded by this command only
+    from .sites.pages import Fetcher
+
+    parts = urlsplit(sitemap_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise click.BadParameter(f"not an http(s) URL: {sitemap_url}", param_hint="SITEMAP_URL")
+    backfill = SiteBackfill(engine(), Fetcher(rate), limit, echo=click.echo)
+    try:
+        tally, sitemaps = backfill.run(sitemap_url)
+    except EngineError as exc:
+        raise click.ClickException(f"{exc.message}; the articles extracted and not stored are stored by the next run")
+    finally:
+        backfill.close()
+    for line in tally.summary(sitemap_url, sitemaps):
+        click.echo(line)
+    if not sitemaps.done:
+        click.get_current_context().exit(1)
+
+
+COMMANDS = (ingest_command, embed_command, rebuild_command, serve_command, calibrate_command, follow_command,
+            backfill_site_command)
 
 
 def init_app(app: Flask) -> None:

@@ -14,6 +14,7 @@ from index.records.options import SimilarOptions, options_from
 from . import observability
 from .config import DEFAULTS, from_environ
 from .errors import register_error_handlers
+from .feeds.background import feed_urls
 
 
 def create_app_or_exit() -> Flask:
@@ -41,6 +42,10 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
     app.config.update(from_environ())
     if test_config:
         app.config.update(test_config)
+    try:
+        feed_urls(app.config["FEEDS"])
+    except ValueError as exc:  # stops the start, naming the setting
+        raise ValueError(f"FEEDS: {exc}") from None
     app.json.ensure_ascii = False
     app.json.sort_keys = False
 

@@ -22,6 +22,7 @@ from index.prepared import Prepared, parse_line, prepared_lines
 from index.records.article import Article, validate_article
 from index.relatedness.model import FEATURES
 
+from .feeds.background import feed_urls, follow_in_background
 from .feeds.follower import MAX_INTERVAL, Follower
 from .progress import StageProgress, progress
 from .security import warn_about_writes
@@ -249,6 +250,7 @@ def serve_command(host: str | None, port: int | None) -> None:
     host = host or app.config["HOST"]
     port = port if port is not None else int(app.config["PORT"])
     server = make_server(host, port, app, threaded=True)
+    follow_in_background(app)
     health = engine().health()
     if not health["relatedness"]["calibrated"]:
         click.echo(f"warning: {health['model']} has no calibration: blocks are ranked by cosine and carry no "
@@ -326,18 +328,22 @@ def calibrate_command(path: Path, target: float, features: str | None) -> None:
 
 
 @click.command("follow")
-@click.argument("urls", nargs=-1, required=True, metavar="URL...")
-@click.option("--every", type=click.IntRange(10, MAX_INTERVAL), default=300, show_default=True,
+@click.argument("urls", nargs=-1, metavar="[URL...]")
+@click.option("--every", type=click.IntRange(10, MAX_INTERVAL), default=None,
               help="seconds between two polls of a feed at the most often (a feed's TTL may ask for fewer polls; "
-                   "each is polled at least hourly)")
+                   "each is polled at least hourly); default: FEED_EVERY (300)")
 @click.option("--once", is_flag=True, help="poll each feed once and exit (cron); exits 1 when a feed failed")
 @with_appcontext
-def follow_command(urls: tuple[str, ...], every: int, once: bool) -> None:
-    """Follow the RSS, Atom or JSON feeds at URL...: upsert their new and changed entries, one line a feed a poll."""
-    bad = [url for url in urls if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname]
-    if bad:
-        raise click.BadParameter(f"not an http(s) URL: {bad[0]}", param_hint="URL")
-    follower = Follower(engine(), every)
+def follow_command(urls: tuple[str, ...], every: int | None, once: bool) -> None:
+    """Follow the RSS, Atom or JSON feeds at URL... (none: those of FEEDS): upsert their new and changed
+    entries, one line a feed a poll."""
+    try:
+        urls = tuple(feed_urls(",".join(urls))) if urls else tuple(feed_urls(current_app.config["FEEDS"]))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="URL")
+    if not urls:
+        raise click.UsageError("name the feeds: follow URL..., or set FEEDS")
+    follower = Follower(engine(), every or int(current_app.config["FEED_EVERY"]))
     try:
         failed = follower.run(urls, once, click.echo)
     except KeyboardInterrupt:

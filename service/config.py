@@ -87,6 +87,10 @@ SETTINGS: tuple[Setting, ...] = (
             "on a terminal)", choices=(0, 1)),
     Setting("WIDGET_ORIGINS", "", str, "origins (comma-separated) whose pages may call the API and embed the "
             "widget; \"\": any origin"),
+    Setting("FEEDS", "", str, "feed URLs (comma-separated: RSS, Atom, JSON Feed) the server follows, in one "
+            "process of the data folder; `python -m service follow` with no URL follows them too"),
+    Setting("FEED_EVERY", 300, int, "seconds between two polls of a feed at the most often (a feed's TTL may ask "
+            "for fewer; each is polled at least hourly)", minimum=10, maximum=3600),
     Setting("HOST", "127.0.0.1", str, "where `serve` listens"),
     Setting("PORT", 8080, int, "where `serve` listens", minimum=1, maximum=65535),
     Setting("PROMETHEUS_MULTIPROC_DIR", None, str, "read, not chosen here: set for gunicorn (make serve-prod), "

@@ -8,10 +8,15 @@ test_sample_vectors.py), so the sample is never embedded; every other text is em
 from __future__ import annotations
 
 import gzip
+import http.server
 import json
 import os
 import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,6 +45,22 @@ def clean_environ() -> dict[str, str]:
 _kept = clean_environ()
 os.environ.clear()
 os.environ.update(_kept)
+
+
+@contextmanager
+def serving_on_loopback(handler: type[http.server.BaseHTTPRequestHandler], site_of: Callable[[int], Any]) -> Iterator[Any]:
+    """A threaded HTTP server with `handler` on a free 127.0.0.1 port, stopped at the end; yields its `site`
+    (made from the port, reachable by the handler as `self.server.site`)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads, server.block_on_close = True, False
+    server.site = site_of(server.server_address[1])
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.site
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -8,7 +8,6 @@ import gzip
 import http.server
 import json
 import re
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -23,6 +22,8 @@ from service.sites.extract import decode, extract
 from service.sites.pages import Fetcher, Skip
 from service.sites.sitemaps import SitemapError, Sitemaps, parse, unzip
 from service.sites.state import FILE_NAME
+
+from .conftest import serving_on_loopback
 
 FIXTURES = Path(__file__).parent / "fixtures" / "site"
 MANIFEST = json.loads((FIXTURES / "site.json").read_text(encoding="utf-8"))
@@ -116,14 +117,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def site() -> Iterator[Site]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads, server.block_on_close = True, False
-    server.site = Site(server.server_address[1])
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.site
-    server.shutdown()
-    server.server_close()
+    with serving_on_loopback(Handler, Site) as served:
+        yield served
 
 
 def quick_fetcher(rate: float = 50) -> Fetcher:

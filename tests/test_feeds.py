@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import http.server
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,9 +12,13 @@ from xml.sax.saxutils import escape
 import pytest
 
 from index.records.article import MAX_BODY, validate_article
+from service import create_app
+from service.feeds.background import follow_in_background
 from service.feeds.fetch import USER_AGENT
 from service.feeds.follower import MAX_INTERVAL, Follower
 from service.feeds.formats import article_id, html_to_text
+
+from .conftest import serving_on_loopback
 
 FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
 ARABIC = ["JA-sport-423-20170218", "JA-sport-441-20170219", "JA-sport-465-20170221", "JA-sport-470-20170221",
@@ -75,14 +78,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def site() -> Iterator[Site]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads, server.block_on_close = True, False
-    server.site = Site(server.server_address[1])
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.site
-    server.shutdown()
-    server.server_close()
+    with serving_on_loopback(Handler, Site) as served:
+        yield served
 
 
 @pytest.fixture
@@ -252,3 +249,36 @@ def test_entry_ids_and_html_text():
     assert article_id("https://x.example/a/similar") is None and article_id("x" * 200) is None
     html = "<div><p>One &amp;\n two</p><script>alert(1)</script><p>Three<br>four</p></div>"
     assert html_to_text(html) == "One & two\nThree\nfour"
+
+
+def test_the_server_follows_its_feeds_in_one_process_of_the_data_folder(engine, site):
+    url = site.url("/ar.rss.xml")
+    config = {"TESTING": True, "DATA_DIR": str(engine.data_dir), "FEEDS": f"{url}, {url}", "FEED_EVERY": 10}
+    app = create_app(config, engine=engine)
+    following = follow_in_background(app)
+    try:
+        assert following is not None and following.thread.daemon
+        deadline = time.monotonic() + 120
+        while len(engine.store.all_ids()) < len(ARABIC) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert sorted(engine.store.all_ids()) == sorted(ARABIC)
+        assert [path for path, _ in site.requests].count("/ar.rss.xml") == 1  # the repeated URL polled once
+        assert follow_in_background(create_app(config, engine=engine)) is None  # another worker: the lock is held
+        assert follow_in_background(create_app({**config, "FEEDS": ""}, engine=engine)) is None
+    finally:
+        following.stop()
+    assert not following.thread.is_alive()
+    again = follow_in_background(create_app(config, engine=engine))  # the lock was released
+    assert again is not None
+    again.stop()
+
+
+def test_follow_without_urls_polls_the_feeds_setting_and_a_bad_one_stops_the_start(engine, site):
+    url = site.url("/ar.rss.xml")
+    app = create_app({"TESTING": True, "DATA_DIR": str(engine.data_dir), "FEEDS": url}, engine=engine)
+    result = app.test_cli_runner().invoke(args=["follow", "--once"])
+    assert result.exit_code == 0 and result.output.startswith(f"{url}: fetched: 5 new"), result.output
+    empty = create_app({"TESTING": True, "DATA_DIR": str(engine.data_dir)}, engine=engine)
+    assert "set FEEDS" in empty.test_cli_runner().invoke(args=["follow", "--once"]).output
+    with pytest.raises(ValueError, match="FEEDS: not an http"):
+        create_app({"TESTING": True, "DATA_DIR": str(engine.data_dir), "FEEDS": "ftp://example.com/feed"}, engine=engine)

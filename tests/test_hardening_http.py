@@ -40,8 +40,9 @@ BODY_TIMEOUT = 6  # seconds the production server under test gives a request bod
 
 def serve_prod_recipe(port: int, data_dir: Path) -> list[str]:
     """The shell lines `make serve-prod` runs (without installing anything), for this port and folder."""
-    shown = subprocess.run(["make", "-n", "serve-prod", f"PORT={port}", f"DATA_DIR={data_dir}"], cwd=ROOT,
-                           env=clean_environ(), capture_output=True, text=True, timeout=30, check=True)
+    # --no-print-directory: under `make test` this make is a sub-make, which would print "Leaving directory".
+    shown = subprocess.run(["make", "--no-print-directory", "-n", "serve-prod", f"PORT={port}", f"DATA_DIR={data_dir}"],
+                           cwd=ROOT, env=clean_environ(), capture_output=True, text=True, timeout=30, check=True)
     lines = shown.stdout.splitlines()
     recipe = lines[next(i for i, line in enumerate(lines) if line.startswith("rm -rf")):]
     assert "gunicorn" in recipe[-1] and f"127.0.0.1:{port}" in recipe[-1], recipe

@@ -100,9 +100,13 @@ RESPONSES = {
 def spec_for(profiles: list[str], max_bulk: int, base: SimilarOptions | None = None) -> dict[str, Any]:
     """The document of a service with these profile names, bulk limit and default options (`base`)."""
     base = base or SimilarOptions()
-    article = article_schema()
-    fields = article["properties"]
-    draft = _object(["headline"], {name: fields[name] for name in ("headline", "body")})
+    doc = {**SPEC, "paths": _paths(profiles, base), "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}, "schemas": _schemas(profiles, base, max_bulk)}}
+    return json.loads(json.dumps(doc))  # a copy: callers may change it, the parts above are shared
+
+
+def _paths(profiles: list[str], base: SimilarOptions) -> dict[str, Any]:
+    """The route table (longer than 40 lines: one entry a route, read best as one table)."""
     list_params = [_query("q", {"type": "string", "maxLength": api.MAX_QUERY, "pattern": f"^{api.QUERY.pattern}$"},
                           "text the headlines contain"),
                    *(option.parameter(default=api.LIST_DEFAULTS[option.name]) for option in (api.LIMIT, api.OFFSET))]
@@ -110,7 +114,7 @@ def spec_for(profiles: list[str], max_bulk: int, base: SimilarOptions | None = N
         _query("title", STRING, "the block's heading (default: 'Similar articles' in its language)"),
         _query("lang", STRING, "the block's language (default: the article's, else its items')"),
         _query("theme", STRING, "dark for light text on a dark page")]
-    paths = {
+    return {
         "/v1/articles": {
             "post": _op("Upsert one article or {articles: [...]}", "Upserted", body="ArticleOrBatch", secured=True),
             "get": _op("Headlines containing q, newest first", "ArticleList", params=list_params),
@@ -147,7 +151,14 @@ def spec_for(profiles: list[str], max_bulk: int, base: SimilarOptions | None = N
         "/openapi.json": {"get": {"summary": "This document",
                                   "responses": {"200": _content("application/json", {"type": "object"})}}},
     }
-    schemas = {
+
+
+def _schemas(profiles: list[str], base: SimilarOptions, max_bulk: int) -> dict[str, Any]:
+    """The request and answer shapes: the answers' (RESPONSES), the article's (from validation's limits)."""
+    article = article_schema()
+    fields = article["properties"]
+    draft = _object(["headline"], {name: fields[name] for name in ("headline", "body")})
+    return {
         **RESPONSES,
         "Article": article,
         "ArticleOrBatch": {"oneOf": [_ref("Article"), _object(["articles"], {"articles": {
@@ -158,9 +169,6 @@ def spec_for(profiles: list[str], max_bulk: int, base: SimilarOptions | None = N
         "Pair": _object(["a", "b"], {"a": _ref("Draft"), "b": _ref("Draft")}),
         "PinsInput": _object(["ids"], {"ids": {"type": "array", "maxItems": MAX_PINS, "items": fields["id"]}}),
     }
-    doc = {**SPEC, "paths": paths, "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-                                                  "schemas": schemas}}
-    return json.loads(json.dumps(doc))  # a copy: callers may change it, the parts above are shared
 
 
 @bp.get("/openapi.json")

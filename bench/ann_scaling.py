@@ -1,6 +1,6 @@
 """Exact against approximate search as the corpus grows: recall@10, query time, memory, build and batch time.
 
-Every candidate is the service's own `VectorIndex` (`vectors.new_index(force=...)`): exact (flat), and
+Every candidate is the service's own `VectorIndex` (`index.ann.faiss_index.new_index(force=...)`): exact (flat), and
 approximate first stages re-ranked exactly from float16 copies of the vectors: HNSW over 8-bit
 scalar-quantised vectors (the service's `hnsw`), HNSW over float32 vectors, IVF-SQ8 and IVF-PQ.
 

@@ -4,7 +4,7 @@ A request's products are small (a query against a few dozen candidates, or the 2
 OpenBLAS's thread team costs more than it saves there, and far more when the cores are busy with
 other requests (measured on the sample, 2 cores under load: a first-time answer took 12 ms of CPU
 with two BLAS threads, 2.4 ms with one). Parallelism comes from concurrent requests and server
-workers instead, as for FAISS (see `vectors`).
+workers instead, as for FAISS (see `ann.faiss_index`).
 """
 from __future__ import annotations
 

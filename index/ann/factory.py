@@ -8,6 +8,6 @@ from .faiss_index import VectorIndex, new_index
 
 
 def vector_index(dim: int, vectors: np.ndarray | None = None) -> VectorSearch:
-    """An empty index suited to `vectors` (exact up to `vectors.FLAT_MAX` of them, approximate beyond,
+    """An empty index suited to `vectors` (exact up to `faiss_index.FLAT_MAX` of them, approximate beyond,
     trained on them), or an exact one."""
     return new_index(dim, vectors) if vectors is not None and len(vectors) else VectorIndex(dim)

@@ -73,7 +73,7 @@ class SimilarAnswers:
                       key=lambda o: o.k)
 
     def compute(self, stored: StoredArticle, options: SimilarOptions) -> tuple[dict[str, Any], Reach]:
-        """The answer computed now, past every cache, and how far its candidates reached (see `answers`)."""
+        """The answer computed now, past every cache, and how far its candidates reached (see `search.staleness`)."""
         query = self.search.query_of(stored)
         shown, reach = self.search.items(query, options)
         return similar_answer(stored, shown, query), reach

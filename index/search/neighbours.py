@@ -64,7 +64,7 @@ class Shown:
 @dataclass(frozen=True)
 class Reach:
     """How far an answer's candidates went: the nearest by cosine down to `threshold` (-inf: every
-    article), and any article holding a word it searched for, `asked` (see `answers`)."""
+    article), and any article holding a word it searched for, `asked` (see `staleness`)."""
 
     threshold: float
     asked: frozenset[str] = frozenset()

@@ -156,7 +156,7 @@ class SimilarSearch:
         return [Neighbour(n.stored, n.relation, p, p >= same) for n, p in zip(found, scores.tolist())], reach
 
     def null(self, vectors: np.ndarray) -> Null:
-        """What unrelated articles of this index score against each of these vectors (see `relatedness`)."""
+        """What unrelated articles of this index score against each of these vectors (see `relatedness.model`)."""
         if self.calibration is None:  # no prior to lean on: the reference alone (what a calibration is fitted on)
             return null_of(vectors, self.live.version.reference, (0.0, 1.0), weight=0.0)
         return null_of(vectors, self.live.version.reference, self.calibration.null_prior)
@@ -209,7 +209,7 @@ class SimilarSearch:
         """Pinned items first, then neighbours that pass the filters, re-ranked, collapsed, diversified.
 
         Also returns how far the candidates reached: an article out of reach could not have entered
-        the answer (see `answers`).
+        the answer (see `staleness`).
         """
         pins = self.pinned(query)[: options.k]
         wanted = options.k - len(pins)

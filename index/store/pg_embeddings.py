@@ -13,7 +13,7 @@ from .postgres import transaction
 
 
 class PostgresEmbeddingCache:
-    """The embedding cache (see `embedding_cache.EmbeddingCache`) in the shared database."""
+    """The embedding cache (see `embedding.cache.EmbeddingCache`) in the shared database."""
 
     def __init__(self, pool: Any) -> None:
         self._pool = pool

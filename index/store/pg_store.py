@@ -23,7 +23,7 @@ T = TypeVar("T")
 LOCK_HOLDERS = 64  # writers at work at once, each holding the writers' lock on a connection
 # Each searched word looked up in the GIN index on its own (one array overlap for all of them reads
 # every row holding any, ten times slower), each match weighing the word's idf. A nested loop takes
-# the words in their order for every article, so its weight is added up in the order `lexical.search`
+# the words in their order for every article, so its weight is added up in the order `word_index.search`
 # adds it: the two stores weigh and rank alike, to the last bit (tests/test_word_index_scale.py).
 SEARCH = """
 SELECT l.key, sum(q.idf) AS weight FROM unnest(%(words)s::text[], %(idf)s::float8[]) AS q(word, idf)

@@ -73,6 +73,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     source = Path(os.environ.get("DATA_DIR", ROOT / "data"))
+    if not (source / "articles.sqlite").exists():
+        raise SystemExit(f"no data folder at {source}: run `make run` first (or set DATA_DIR)")
     work = Path(tempfile.mkdtemp(prefix="request-path-"))
     try:
         data = work / "data"

@@ -14,7 +14,7 @@ def main() -> None:
     except ValueError as exc:
         raise SystemExit(f"configuration error: {exc}") from None
     configure_logging(json_logs=json_logs and not sys.stderr.isatty())
-    group = AppGroup("service", help="Related-headline service: ingest, embed, rebuild, calibrate, follow, serve.")
+    group = AppGroup("service", help="Related-headline service: ingest, embed, rebuild, calibrate, serve, follow, backfill-site.")
     for command in COMMANDS:
         group.add_command(command)
     group.main(prog_name="python -m service", obj=ScriptInfo(create_app=create_app_or_exit, load_dotenv_defaults=False))

@@ -95,7 +95,6 @@ class Engine:
         self.index_root = self.data_dir / "index"
         self.backend = Backend(self.data_dir, database_url, Path(embedding_cache) if embedding_cache else None)
         self.store = self.backend.store
-        self._store_name = self.backend.store_name
         self._agreement: tuple[tuple[str, int] | None, str | None] = (None, None)  # (version, seq) checked, outcome
         self._reported: str | None = None  # the store problem last logged
         self._counted: tuple[int, int] | None = None  # (change-log position, articles) of the last count
@@ -189,7 +188,7 @@ class Engine:
             # A version's seq is the store's change-log position it was built at; the log only grows
             # (deletes are changes too), so a store behind it, or empty at it, is not the one it was built from.
             behind = seq < meta.seq or (seq == meta.seq and meta.count > 0 and self._article_count() == 0)
-            found = (f"the article store {self._store_name} holds {self._article_count()} articles and changes up to "
+            found = (f"the article store {self.backend.store_name} holds {self._article_count()} articles and changes up to "
                      f"{seq}, but index version {meta.version} was built from {meta.count} articles and changes up "
                      f"to {meta.seq}: the store was removed or replaced (an empty or older copy); put back the store "
                      "the index was built from, or run `python -m service rebuild` to index what the store holds"

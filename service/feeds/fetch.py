@@ -1,5 +1,6 @@
 """Fetching a feed over HTTP: a user agent, a time limit on the whole fetch, conditional requests
-(ETag, Last-Modified: a 304 costs nothing), redirects followed within the feed's host only."""
+(ETag, Last-Modified: a 304 costs nothing), redirects followed within the feed's host only. The redirect
+rule and the bounded read serve the site backfill's page fetching too (`sites.pages`)."""
 from __future__ import annotations
 
 import http.client
@@ -26,15 +27,40 @@ class Fetched(NamedTuple):
     url: str  # after redirects (within the host)
 
 
-class _SameHost(urllib.request.HTTPRedirectHandler):
+class OtherHost(FeedError):
+    """A redirect to another host (or from https to http), not followed; `url` is where it led."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(f"redirected to another host ({url}); not followed")
+        self.url = url
+
+
+class BodyTooLarge(Exception):
+    """A body past its size cap: the rest is not downloaded."""
+
+
+class SameHost(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
         """Follow a redirect only to the same host (http to https allowed, not back)."""
         old, new = urlsplit(req.full_url), urlsplit(newurl)
         if (new.hostname or "").lower() != (old.hostname or "").lower() or new.scheme not in ("http", "https") \
                 or (old.scheme, new.scheme) == ("https", "http"):
             fp.close()
-            raise FeedError(f"redirected to another host ({newurl[:200]}); not followed")
+            raise OtherHost(newurl[:200])
         return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def read_body(response: Any, max_bytes: int, deadline: float) -> bytes:
+    """What a response's body holds, read as it comes, so that a trickle cannot outlast `deadline` (a
+    `time.monotonic()`: TimeoutError past it); BodyTooLarge past `max_bytes`."""
+    body = bytearray()
+    while chunk := response.read1(65_536):
+        body += chunk
+        if len(body) > max_bytes:
+            raise BodyTooLarge
+        if time.monotonic() > deadline:
+            raise TimeoutError
+    return bytes(body)
 
 
 def fetch(url: str, etag: str | None, modified: str | None, timeout: float = TIMEOUT) -> Fetched:
@@ -43,15 +69,12 @@ def fetch(url: str, etag: str | None, modified: str | None, timeout: float = TIM
     headers.update({k: v for k, v in (("If-None-Match", etag), ("If-Modified-Since", modified)) if v})
     deadline, lower = time.monotonic() + timeout, lambda h: {k.lower(): v for k, v in h.items()}
     try:
-        with urllib.request.build_opener(_SameHost).open(urllib.request.Request(url, headers=headers),
-                                                         timeout=timeout) as response:
-            body = bytearray()
-            while chunk := response.read1(65_536):  # what has come: a trickle cannot outlast the deadline
-                body += chunk
-                if len(body) > MAX_FEED_BYTES or time.monotonic() > deadline:
-                    raise FeedError(f"larger than {MAX_FEED_BYTES} bytes" if len(body) > MAX_FEED_BYTES
-                                    else f"timed out after {timeout:g}s")
-            return Fetched(response.status, bytes(body), lower(response.headers), response.url)
+        with urllib.request.build_opener(SameHost).open(urllib.request.Request(url, headers=headers),
+                                                        timeout=timeout) as response:
+            body = read_body(response, MAX_FEED_BYTES, deadline)
+            return Fetched(response.status, body, lower(response.headers), response.url)
+    except BodyTooLarge:
+        raise FeedError(f"larger than {MAX_FEED_BYTES} bytes") from None
     except HTTPError as exc:
         exc.close()
         if exc.code == 304:

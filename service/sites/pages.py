@@ -14,9 +14,8 @@ from urllib.error import HTTPError, URLError
 from urllib.parse import urlsplit
 from urllib.robotparser import RobotFileParser
 
-# The feed follower's user agent, and its redirect rule (same host; http to https, not back).
-from ..feeds.fetch import USER_AGENT, FeedError
-from ..feeds.fetch import _SameHost as SameHost
+# The feed follower's user agent, its redirect rule (same host; http to https, not back) and bounded read.
+from ..feeds.fetch import USER_AGENT, BodyTooLarge, OtherHost, SameHost, read_body
 
 ACCEPT = "text/html, application/xhtml+xml, application/xml;q=0.9, */*;q=0.5"
 TIMEOUT = 20.0  # seconds for a whole page
@@ -72,14 +71,13 @@ def _read(response: Any, url: str, timeout: float, max_bytes: int) -> Response:
     length = headers.get("content-length", "")
     if length.isdigit() and int(length) > max_bytes:
         raise Skip(f"larger than {size(max_bytes)}", f"{int(length):,} bytes announced; not downloaded")
-    body, deadline = bytearray(), time.monotonic() + timeout
-    while chunk := response.read1(65_536):  # what has come: a trickle cannot outlast the deadline
-        body += chunk
-        if len(body) > max_bytes:
-            raise Skip(f"larger than {size(max_bytes)}", f"over {max_bytes:,} bytes; the rest not downloaded")
-        if time.monotonic() > deadline:
-            raise _Retry("timed out", f"after {timeout:g}s")
-    return Response(response.status, bytes(body), headers, response.url)
+    try:
+        body = read_body(response, max_bytes, time.monotonic() + timeout)
+    except BodyTooLarge:
+        raise Skip(f"larger than {size(max_bytes)}", f"over {max_bytes:,} bytes; the rest not downloaded") from None
+    except TimeoutError:
+        raise _Retry("timed out", f"after {timeout:g}s") from None
+    return Response(response.status, body, headers, response.url)
 
 
 def get_once(url: str, timeout: float, max_bytes: int) -> Response:
@@ -93,9 +91,8 @@ def get_once(url: str, timeout: float, max_bytes: int) -> Response:
         if exc.code in RETRIED:
             raise _Retry(f"HTTP {exc.code}", str(exc.reason), retry_after(exc.headers)) from None
         raise Skip(f"HTTP {exc.code}", str(exc.reason)) from None
-    except FeedError as exc:  # raised by the redirect rule: "redirected to another host (URL); not followed"
-        message = str(exc)
-        raise Skip("redirected to another host", message[message.find("(") + 1:message.rfind(")")]) from None
+    except OtherHost as exc:
+        raise Skip("redirected to another host", exc.url) from None
     except (URLError, OSError, ValueError, http.client.HTTPException) as exc:
         reason = getattr(exc, "reason", exc)
         if isinstance(reason, TimeoutError):

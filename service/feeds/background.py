@@ -2,16 +2,15 @@
 one that holds `.feeds.lock`; a gunicorn's other workers, or a second server, leave them to it)."""
 from __future__ import annotations
 
-import fcntl
 import logging
 import threading
-from pathlib import Path
-from typing import IO
+from contextlib import ExitStack
 from urllib.parse import urlsplit
 
 from flask import Flask
 
 from index.engine import Engine
+from index.sqlite import file_lock
 
 from .follower import Follower
 
@@ -30,7 +29,7 @@ def feed_urls(setting: str | None) -> list[str]:
 class Following:
     """A thread polling feeds until `stop`; it holds the data folder's feeds lock while it runs."""
 
-    def __init__(self, engine: Engine, urls: list[str], every: int, lock: IO[str]) -> None:
+    def __init__(self, engine: Engine, urls: list[str], every: int, lock: ExitStack) -> None:
         self.engine, self.urls, self.every, self._lock = engine, urls, every, lock
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="feeds", daemon=True)
@@ -66,22 +65,12 @@ def follow_in_background(app: Flask) -> Following | None:
     if not urls:
         return None
     engine = app.extensions["engine"]
-    lock = _held_alone(engine.data_dir / ".feeds.lock")
-    if lock is None:
+    lock = ExitStack()  # held until the thread stops (the system lets it go when the process dies)
+    if not lock.enter_context(file_lock(engine.data_dir / ".feeds.lock", exclusive=True)):
+        lock.close()
         return None
     following = app.extensions["feeds"] = Following(engine, urls, int(app.config["FEED_EVERY"]), lock)
     following.thread.start()
     log.info("following %d feed%s, each polled every %ss at the most", len(urls), "" if len(urls) == 1 else "s",
              app.config["FEED_EVERY"])
     return following
-
-
-def _held_alone(path: Path) -> IO[str] | None:
-    """The lock file, held exclusively by this process until it exits; None when another holds it."""
-    handle = open(path, "a")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        return None
-    return handle

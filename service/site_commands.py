@@ -10,13 +10,14 @@ from flask.cli import with_appcontext
 
 from index.errors import EngineError
 
+from .config import BY_NAME
 from .feeds.background import feed_urls
-from .feeds.follower import MAX_INTERVAL, Follower
 
 
 @click.command("follow")
 @click.argument("urls", nargs=-1, metavar="[URL...]")
-@click.option("--every", type=click.IntRange(10, MAX_INTERVAL), default=None,
+@click.option("--every", type=click.IntRange(int(BY_NAME["FEED_EVERY"].minimum), int(BY_NAME["FEED_EVERY"].maximum)),
+              default=None,
               help="seconds between two polls of a feed at the most often (a feed's TTL may ask for fewer polls; "
                    "each is polled at least hourly); default: FEED_EVERY (300)")
 @click.option("--once", is_flag=True, help="poll each feed once and exit (cron); exits 1 when a feed failed")
@@ -30,6 +31,8 @@ def follow_command(urls: tuple[str, ...], every: int | None, once: bool) -> None
         raise click.BadParameter(str(exc), param_hint="URL")
     if not urls:
         raise click.UsageError("name the feeds: follow URL..., or set FEEDS")
+    from .feeds.follower import Follower  # feedparser: loaded by this command only
+
     follower = Follower(current_app.extensions["engine"], every or int(current_app.config["FEED_EVERY"]))
     try:
         failed = follower.run(urls, once, click.echo)

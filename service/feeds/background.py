@@ -12,8 +12,6 @@ from flask import Flask
 from index.engine import Engine
 from index.sqlite import file_lock
 
-from .follower import Follower
-
 log = logging.getLogger(__name__)
 
 
@@ -35,6 +33,8 @@ class Following:
         self.thread = threading.Thread(target=self._run, name="feeds", daemon=True)
 
     def _run(self) -> None:
+        from .follower import Follower  # feedparser: loaded by a process that follows feeds only
+
         follower = Follower(self.engine, self.every)  # here: its SQLite connection belongs to this thread
         try:
             follower.run(self.urls, False, log.info, sleep=self._sleep)

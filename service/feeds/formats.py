@@ -23,6 +23,7 @@ HTML_TYPES = ("text/html", "application/xhtml+xml")
 # XML faults feedparser's lenient parser reads right (HTML entities such as &nbsp; in RSS); any other
 # fault (a truncated document, mismatched tags) stops the feed: nothing of it is stored.
 LENIENT = ("undefined entity",)
+_LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{1,8})*")
 
 
 class FeedInfo(NamedTuple):
@@ -164,10 +165,11 @@ def article_id(raw: str) -> str | None:
     return candidate if valid_id(candidate) else None
 
 
-def _language(tag: str | None) -> str | None:
-    primary, _, rest = (tag or "").strip().replace("_", "-").partition("-")
+def language_tag(value: str | None) -> str | None:
+    """`ar`, `AR_tn`, ` ar-TN ` as a language tag (`ar`, `ar-tn`, `ar-TN`), or None when it is not one."""
+    primary, _, rest = (value or "").strip().replace("_", "-").partition("-")
     tag = primary.lower() + ("-" + rest if rest else "")
-    return tag if re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]{1,8})*", tag) else None
+    return tag if _LANGUAGE.fullmatch(tag) else None
 
 
 def to_article(item: Item, info: FeedInfo, feed_url: str) -> tuple[Article | None, str]:
@@ -185,7 +187,7 @@ def to_article(item: Item, info: FeedInfo, feed_url: str) -> tuple[Article | Non
     try:
         return validate_article({
             "id": key, "headline": " ".join(item.title.split()), "body": body, "url": link, "source": source or None,
-            "published_at": item.published, "language": _language(info.language),
+            "published_at": item.published, "language": language_tag(info.language),
             "section": tags[0] if tags else None, "tags": tags[:MAX_TAGS]}), note
     except InvalidInput as exc:
         if exc.field == "published_at":  # a date that cannot be read: the article without one

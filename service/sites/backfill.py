@@ -15,8 +15,8 @@ from index.engine import Engine
 from index.errors import InvalidInput
 from index.records.article import MAX_BODY, MAX_NAME, Article, validate_article
 
-from ..feeds.formats import article_id
-from .extract import Found, extract, language_tag, page_html
+from ..feeds.formats import article_id, language_tag
+from .extract import Found, extract, page_html
 from .pages import Fetcher, Response, Skip
 from .sitemaps import MAX_SITEMAP_BYTES, Entry, SitemapError, Sitemaps
 from .state import FILE_NAME, PageLog

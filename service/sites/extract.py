@@ -10,6 +10,7 @@ from typing import NamedTuple
 import charset_normalizer
 import trafilatura
 
+from ..feeds.formats import language_tag
 from .pages import Response, Skip
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -21,7 +22,6 @@ _META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0
 _HTTP_CHARSET = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9_.:-]{1,40})""", re.IGNORECASE)
 _HTML_LANG = re.compile(r"""<html\b[^>]{0,500}?\blang\s*=\s*["']?([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*)""",
                         re.IGNORECASE)
-_LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{1,8})*")
 
 
 class Found(NamedTuple):
@@ -64,13 +64,6 @@ def page_html(response: Response) -> str:
     if kind and kind not in HTML_TYPES:
         raise Skip("not an HTML page", kind[:60])
     return decode(response.body, content_type)
-
-
-def language_tag(value: str | None) -> str | None:
-    """`ar`, `AR_tn`, ` ar-TN ` as a language tag (`ar`, `ar-tn`, `ar-TN`), or None when it is not one."""
-    primary, _, rest = (value or "").strip().replace("_", "-").partition("-")
-    tag = primary.lower() + ("-" + rest if rest else "")
-    return tag if _LANGUAGE.fullmatch(tag) else None
 
 
 def html_language(html: str) -> str | None:

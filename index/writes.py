@@ -105,8 +105,8 @@ class Writer:
         scores, keys = self.search.live.search_many(vectors, STORY_CANDIDATES + 1)
         hits = [[(int(k), float(score)) for k, score in zip(row_keys, row_scores) if k != -1 and k != s.key]
                 [:STORY_CANDIDATES] for s, row_keys, row_scores in zip(stored, keys, scores)]
-        # Only fingerprints are compared: a body's first character stands for the rest.
-        candidates = self.store.get_by_keys(list({key for row in hits for key, _ in row}), body_chars=1)
+        # Only fingerprints are compared: no body is read.
+        candidates = self.store.get_by_keys(list({key for row in hits for key, _ in row}), body_chars=0)
         common = self.search.live.version.common
         cleaned = {key: without_common(c.fingerprint, common) for key, c in candidates.items()
                    if c.fingerprint is not None}
@@ -120,7 +120,7 @@ class Writer:
     def _join(self, stored: StoredArticle, matches: list[int]) -> None:
         """Join an article to the stories of its duplicates (merging them), as they are now: an
         earlier article of the batch may have merged some."""
-        now = self.store.get_by_keys([stored.key, *matches], body_chars=1)
+        now = self.store.get_by_keys([stored.key, *matches], body_chars=0)
         if stored.key not in now:  # deleted meanwhile by another writer
             return
         members = {m.key: m for m in self.store.story_members([now[k].story_id for k in matches if k in now])}

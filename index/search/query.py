@@ -4,6 +4,7 @@ filters, ranking, one item per story, diversity. `present` turns the picks into 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -23,8 +24,8 @@ from .neighbours import Neighbour, Query, QueryWords, Reach, Shown, text_query
 from .ranking import days_apart, mmr, timestamp
 from .selection import filters_candidates, grouped, passes, rank_score
 
-NEIGHBOUR_BODY_CHARS = 1500  # a lead is all a neighbour needs of its body (for the why)
-CANDIDATE_ROWS = 20_000  # candidates kept in memory per process (about 5 KB each)
+NEIGHBOUR_BODY_CHARS = 1500  # a lead is all a shown item needs of its body (for the why); a candidate needs none
+CANDIDATE_ROWS = 20_000  # candidates kept in memory per process (about 3 KB each)
 LEXICAL_DEPTH = 30  # candidates sharing the query's rarest words, beside the nearest by cosine
 CALIBRATED_DEPTH = 2000  # the deepest a filtered request searches when relatedness decides
 # The relation of an item that tops up a block (`fill`): what it is, never "related".
@@ -97,7 +98,7 @@ class SimilarSearch:
     def _read_candidates(self, keys: list[int]) -> dict[int, Candidate]:
         """Candidate rows of the stored articles among `keys` that the index holds, read in one batch."""
         version = self.live.version
-        stored = self.store.get_by_keys(keys, body_chars=NEIGHBOUR_BODY_CHARS)
+        stored = self.store.get_by_keys(keys, body_chars=0)
         present = [key for key in keys if key in stored and stored[key].fingerprint is not None]
         vectors, found = self.live.vectors(present)
         present, vectors = [key for key, ok in zip(present, found) if ok], vectors[found]
@@ -222,14 +223,22 @@ class SimilarSearch:
                 vectors = np.stack([self.vector_of(n.stored) for n, _ in pool])
             groups = [pool[i] for i in mmr(relevance, vectors, wanted, options.diversity)]
         collapsed = options.duplicates == "collapse"
+        chosen = self.with_leads([n for n, _ in groups[:wanted]])
         shown = [Shown(n, pinned=True) for n in pins] + [
-            Shown(chosen, pinned=False, also=[n.article.id for n in rest] if collapsed else None)
-            for chosen, rest in groups[:wanted]]
+            Shown(n, pinned=False, also=[m.article.id for m in rest] if collapsed else None)
+            for n, (_, rest) in zip(chosen, groups[:wanted])]
         if options.fill != "none" and len(shown) < options.k:
             seen = options.exclude | {s.neighbour.article.id for s in shown} | {i for s in shown for i in s.also or ()}
             shown += self.filled(query, options, options.k - len(shown), seen)
             reach = Reach(-math.inf, reach.asked)  # any write may bring a newer article: no answer outlives one
         return shown, reach
+
+    def with_leads(self, found: list[Neighbour]) -> list[Neighbour]:
+        """The neighbours with the lead of their body (candidate rows hold none: only the items shown
+        need it, for the why), read in one batch; one deleted meanwhile keeps an empty body."""
+        leads = self.store.get_by_keys([n.key for n in found], body_chars=NEIGHBOUR_BODY_CHARS) if found else {}
+        return [replace(n, stored=replace(n.stored, article=replace(n.article, body=leads[n.key].article.body)))
+                if n.key in leads else n for n in found]
 
     def filled(self, query: Query, options: SimilarOptions, count: int, seen: set[str]) -> list[Shown]:
         """Up to `count` items that top up a block: the newest articles (of the query's section with

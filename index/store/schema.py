@@ -129,11 +129,14 @@ def columns(table: str = "", body_chars: int | None = None) -> str:
     """The select list of a StoredArticle, its names qualified by `table` when given.
 
     Args:
-        body_chars: read only the start of each body (enough for a lead), not all of it.
+        body_chars: read only the start of each body (enough for a lead), not all of it; 0 reads none
+            of it (the columns after it are then reached without loading it: half the cost of a row).
     """
     prefix = f"{table}." if table else ""
     names = [f"{prefix}{name}" for name in _READ]
-    if body_chars is not None:
+    if body_chars == 0:
+        names[_READ.index("body")] = "'' AS body"
+    elif body_chars is not None:
         names[_READ.index("body")] = f"substr({prefix}body, 1, {int(body_chars)}) AS body"
     return ", ".join(names)
 

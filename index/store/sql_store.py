@@ -166,7 +166,7 @@ class SqlStore:
         """The stored articles among `keys` (missing keys are simply absent from the answer).
 
         Args:
-            body_chars: read only the start of each body (enough for a lead), not all of it.
+            body_chars: read only the start of each body (enough for a lead), not all of it; 0: none.
         """
         columns = schema.columns(body_chars=body_chars)
         return {s.key: s for s in self._select_in("key IN ({marks})", [int(k) for k in keys], columns)}

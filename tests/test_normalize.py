@@ -39,3 +39,19 @@ def test_normalize_is_idempotent():
     once = n.normalize(text)
     assert n.normalize(once) == once
     assert once == "قال الكرملين اقليم ناجورنو كاراباخ 2023"
+
+
+def test_the_letter_table_applies_each_rule_to_every_character_of_any_plane():
+    # The table covers code points below TABLE_MAX; a text holding one above takes every rule, uncached.
+    texts = ["".join(chr(c) for c in range(start, start + 512)) for start in range(0, 0x3200, 512)]
+    texts += ["ك\u3001ت\uff0c\U0001d400\u06cc", "\u3000إقلیم\U0001f600"]
+    for text in texts:
+        assert n.letter_rules(text) == "".join(n._letter_rules(ch) for ch in text)
+    assert len(n._ALL_LETTERS) <= n.TABLE_MAX  # characters above the table are never kept
+
+
+def test_spaces_fold_as_the_white_space_class_does():
+    import re
+
+    text = "  a\u00a0\u00a0b\x1c\x1fc\u2028\u3000d \u200be  "
+    assert n.fold_spaces(text) == re.sub(r"\s+", " ", text).strip() == "a b c d \u200be"

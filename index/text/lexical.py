@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from .normalize import normalize
 from .prepare import lead
-from .terms import _TOKEN, STOP_WORDS, match_key
+from .terms import _TOKEN, STOP_WORDS, TokenKeys, match_key
 
 LEXICAL_WORDS = 250  # words of the body indexed after the headline
 QUERY_TERMS = 25  # a query's words weighed (the evidence of every candidate)
@@ -34,8 +34,18 @@ def words_of(headline: str, body: str) -> list[str]:
     """An article's indexed words, in order: normalised, without proclitics, function words and
     single letters."""
     text = normalize(f"{headline}\n{lead(body, LEXICAL_WORDS)}")
-    words = (match_key(w) for w in _TOKEN.findall(text) if w not in STOP_WORDS)
-    return [w for w in words if len(w) > 1 and w not in STOP_WORDS]
+    return [key for key in map(_INDEXED_KEYS.__getitem__, _TOKEN.findall(text)) if key]
+
+
+def _indexed_key(normalized: str) -> str:
+    """The indexed word of a normalised token, else "" (a function word or a single letter)."""
+    if normalized in STOP_WORDS:
+        return ""
+    key = match_key(normalized)
+    return key if len(key) > 1 and key not in STOP_WORDS else ""
+
+
+_INDEXED_KEYS = TokenKeys(_indexed_key)
 
 
 @dataclass(frozen=True)

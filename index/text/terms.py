@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 from .normalize import normalize
@@ -68,14 +69,34 @@ def content_keys(text: str) -> list[str]:
     """The match keys of `content_words(text)`, in order, without their surface forms: the text is
     normalised whole before it is cut into words (half the cost; what the other side of
     `shared_terms` needs)."""
-    keys = []
-    for normalized in _TOKEN.findall(normalize(text)):
-        if len(normalized) < 3 or normalized.isdigit() or normalized in STOP_WORDS:
-            continue
-        key = match_key(normalized)
-        if key not in STOP_WORDS:
-            keys.append(key)
-    return keys
+    return [key for key in map(_CONTENT_KEYS.__getitem__, _TOKEN.findall(normalize(text))) if key]
+
+
+class TokenKeys(dict):
+    """What a normalised token becomes, by `rule` ("": left out), computed when first met and kept
+    for at most `size` tokens (a news vocabulary; an unbounded text cannot grow it): one dict
+    lookup a token (`keys[token]`) instead of the rule's few calls."""
+
+    def __init__(self, rule: Callable[[str], str], size: int = 1 << 17) -> None:
+        super().__init__()
+        self.rule, self.size = rule, size
+
+    def __missing__(self, token: str) -> str:
+        key = self.rule(token)
+        if len(self) < self.size:
+            self[token] = key
+        return key
+
+
+def _content_key(normalized: str) -> str:
+    """The match key of a normalised token that `content_words` keeps, else ""."""
+    if len(normalized) < 3 or normalized.isdigit() or normalized in STOP_WORDS:
+        return ""
+    key = match_key(normalized)
+    return "" if key in STOP_WORDS else key
+
+
+_CONTENT_KEYS = TokenKeys(_content_key)
 
 
 def shared_terms(a: str, b: str, limit: int = MAX_TERMS) -> list[str]:

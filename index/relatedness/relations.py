@@ -64,17 +64,17 @@ def relate(a: Fingerprint, b: Fingerprint, score: float, common: np.ndarray = EM
 def relate_many(a: Fingerprint, others: list[Fingerprint], scores: np.ndarray, common: np.ndarray = EMPTY,
                 floor: float = RELATED_FLOOR) -> list[Relation]:
     """`relate(a, b, score, common, floor)` for each b of `others`, the text reuse measured in two
-    array passes (bodies, then headlines) instead of one per pair."""
+    array passes (bodies, then headlines) instead of one per pair. `others` hold no common shingle
+    (`without_common`: a candidate is cleaned once, when its row is read, not at every query)."""
     a = without_common(a, common)
     bodies = [bool(a.body_hash and b.body_hash) for b in others]
     by_body = [i for i, body in enumerate(bodies) if body]
     by_headline = [i for i, body in enumerate(bodies) if not body]
     overlap = np.zeros(len(others))
     if by_body:
-        overlap[by_body] = containments(a.body_shingles, [others[i].body_shingles for i in by_body], common)
+        overlap[by_body] = containments(a.body_shingles, [others[i].body_shingles for i in by_body])
     if by_headline:
-        overlap[by_headline] = containments(a.headline_shingles, [others[i].headline_shingles for i in by_headline],
-                                            common)
+        overlap[by_headline] = containments(a.headline_shingles, [others[i].headline_shingles for i in by_headline])
     labelled = len(a.headline_shingles) > 0  # a headline that is all boilerplate is a label, not a story
     relations = []
     for b, body, reuse, score in zip(others, bodies, overlap.tolist(), scores.tolist()):

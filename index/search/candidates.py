@@ -14,8 +14,8 @@ from ..text.word_weights import WeightedWords
 
 
 class CandidateRows:
-    """What a candidate needs of a stored article (its metadata, a lead, its fingerprint without the
-    version's boilerplate), by key, kept between requests: the store is read once per article, not
+    """What a candidate needs of a stored article (its metadata, its fingerprint without the version's
+    boilerplate), by key, kept between requests: the store is read once per article, not
     once per request. The live index forgets an entry when the change log says its article changed."""
 
     def __init__(self, size: int) -> None:
@@ -52,7 +52,7 @@ class CandidateRows:
 class Candidate:
     """A stored article as the evidence of a candidate needs it, all fixed for an index version."""
 
-    stored: StoredArticle  # with only a lead of its body, and its fingerprint
+    stored: StoredArticle  # with no body (the items shown read their leads), its fingerprint without common shingles
     word_ids: np.ndarray  # its indexed words (see `lexical`), as `word_weights.word_ids`
     headline: WeightedWords  # the rarest words of its headline, weighted (with the version's frequencies)
     vector: np.ndarray

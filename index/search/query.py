@@ -15,7 +15,7 @@ from ..relatedness.model import Calibration, Null, cosine_z, evidence, null_of, 
 from ..relatedness.relations import DUPLICATES, Relation, relate, relate_many
 from ..store.base import Store
 from ..text import lexical
-from ..text.overlap import Fingerprint, fingerprint
+from ..text.overlap import Fingerprint, fingerprint, without_common
 from ..text.word_weights import held_shares, shares_held_of, word_ids
 from .article_words import headline_weights
 from .candidates import Candidate, CandidateRows
@@ -113,7 +113,7 @@ class SimilarSearch:
         null = self.null(vectors) if self.calibration else Null(np.zeros(len(present)), np.ones(len(present)))
         rows = {}
         for i, key in enumerate(present):
-            s = stored[key]
+            s = replace(stored[key], fingerprint=without_common(stored[key].fingerprint, version.common))
             if positions.get(key) is None:
                 ids = word_ids(words.get(key, ()))
                 headline = headline_weights(lexical.words_of(s.article.headline, ""), version.frequencies)

@@ -1,8 +1,12 @@
 """The query path in-process: a first-time similar answer (no answer cache) against the FAISS search
 alone, in the same run, over DATA_DIR (default ./data, filled by `make run`).
 
-Two passes over the same articles: the first with this process's candidate rows empty (each
-neighbour read from the store), the second with them kept (as in a server that has run a while).
+Two passes over the same articles, after one over others (a server that has answered a while: its
+code paths and word tables warm): the first with this process's candidate rows emptied (each neighbour
+read from the store), the second with them kept. Then the parts every first-time answer does, each
+alone on the same articles: the query's words, the two searches (FAISS and the word index), reading
+the candidates' rows from the store, and presenting the k items shown (their leads read, the why): what
+is left of an answer beside them is the per-candidate work (relation, evidence, filters, ranking).
 
     python -m bench.query_path [--queries 300] [--k 7]
 """
@@ -17,6 +21,8 @@ from pathlib import Path
 
 from index.engine import Engine
 from index.records.options import SimilarOptions
+from index.search.present import similar_items
+from index.search.query import LEXICAL_DEPTH
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,18 +45,44 @@ def main() -> None:
     engine.load()
     ids = engine.store.newest_ids(10**9)
     random.Random(7).shuffle(ids)
-    ids = ids[: args.queries]
+    others, ids = ids[args.queries : 2 * args.queries], ids[: args.queries]
     options = SimilarOptions(k=args.k, exclude_source="bench-no-such-source")  # as a page's rare option set
     vectors = [engine.vector(i) for i in ids]
     depth = 2 * args.k + 11  # what the first search of a plain answer asks FAISS for
     search = per_call_ms(lambda v: engine.live.search(v, depth), vectors)
+    per_call_ms(lambda i: engine.fresh_answer(i, options), others)
+    engine.search.rows.forget(None)
     cold = per_call_ms(lambda i: engine.fresh_answer(i, options), ids)
     warm = per_call_ms(lambda i: engine.fresh_answer(i, options), ids)
     base = statistics.median(search)
     print(f"index: {len(engine.live)} articles ({engine.live.kind}); {len(ids)} queries, k={args.k}")
     for name, times in (("FAISS search alone", search), ("answer, rows read", cold), ("answer, rows kept", warm)):
-        print(f"{name:20s} median {statistics.median(times):6.2f} ms   p90 {sorted(times)[int(0.9 * len(times))]:6.2f} ms"
+        print(f"{name:28s} median {statistics.median(times):6.2f} ms   p90 {sorted(times)[int(0.9 * len(times))]:6.2f} ms"
               f"   median/search {statistics.median(times) / base:5.1f}x")
+    print("the parts every first-time answer does, each alone (median ms):")
+    for name, times in parts(engine, ids, options, depth).items():
+        print(f"  {name:26s} {statistics.median(times):6.2f}")
+
+
+def parts(engine: Engine, ids: list[str], options: SimilarOptions, depth: int) -> dict[str, list[float]]:
+    """Each part of a first-time answer timed alone over the same articles (see the module's docstring)."""
+    search = engine.search
+    queries = [search.query_of(search.stored(i)) for i in ids]
+    answers = [search.items(q, options)[0] for q in queries]
+    words = [q.asked(search.live.version.frequencies).asked for q in queries]
+    hits = [[key for key, _ in search.live.search(q.vector, depth)] for q in queries]
+    candidates = [h + [key for key, _ in search.store.words.search(w, LEXICAL_DEPTH + 1)] for h, w in zip(hits, words)]
+    shown = list(zip(queries, answers))
+    timed = {
+        "the query's words": per_call_ms(lambda i: search.query_of(search.stored(i)).asked(search.live.version.frequencies), ids),
+        "FAISS search": per_call_ms(lambda q: search.live.search(q.vector, depth), queries),
+        "word search": per_call_ms(lambda w: search.store.words.search(w, LEXICAL_DEPTH + 1), words),
+        "candidates' rows (store)": per_call_ms(lambda keys: search.store.get_by_keys(keys, body_chars=0), candidates),
+        "k items: leads and why": per_call_ms(lambda qa: similar_items(qa[0], search.with_leads([s.neighbour for s in qa[1]])
+                                                                         and qa[1]), shown),
+    }
+    timed["sum of the parts"] = [sum(times) for times in zip(*timed.values())]
+    return timed
 
 
 if __name__ == "__main__":

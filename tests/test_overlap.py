@@ -62,3 +62,19 @@ def test_containments_of_many_sets_equal_each_pair_alone():
     assert np.allclose(containments(a, others, common), expected)
     assert containments(a, others, common)[-1] == 1.0 and containments(a, others, common)[-2] == 0.0
     assert np.allclose(containments(without(a, common), others), [containment(a, b) for b in others])
+
+
+def test_many_fingerprints_lose_their_common_shingles_as_each_alone_does():
+    from index.text.overlap import fingerprint, many_without_common, without_common
+
+    fps = [fingerprint("كاريكاتير", "نص المقال الأول عن الانتخابات في المدينة الكبيرة اليوم"),
+           fingerprint("كاريكاتير", ""), fingerprint("", ""),
+           fingerprint("عنوان آخر تماما عن الرياضة", "نص المقال الأول عن الانتخابات في المدينة الصغيرة")]
+    common = np.unique(np.concatenate([fps[0].headline_shingles, fps[0].body_shingles[:2], fps[3].body_shingles[-1:]]))
+    cleaned = many_without_common(fps, common)
+    assert 0 < sum(len(fp.body_shingles) + len(fp.headline_shingles) for fp in cleaned) < sum(
+        len(fp.body_shingles) + len(fp.headline_shingles) for fp in fps)
+    for one, many in zip([without_common(fp, common) for fp in fps], cleaned):
+        assert np.array_equal(one.body_shingles, many.body_shingles)
+        assert np.array_equal(one.headline_shingles, many.headline_shingles)
+        assert (one.body_hash, one.headline_hash) == (many.body_hash, many.headline_hash)

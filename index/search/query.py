@@ -15,7 +15,7 @@ from ..relatedness.model import Calibration, Null, cosine_z, evidence, null_of, 
 from ..relatedness.relations import DUPLICATES, Relation, relate, relate_many
 from ..store.base import Store
 from ..text import lexical
-from ..text.overlap import Fingerprint, fingerprint, without_common
+from ..text.overlap import Fingerprint, fingerprint, many_without_common
 from ..text.word_weights import held_shares, shares_held_of, word_ids
 from .article_words import headline_weights
 from .candidates import Candidate, CandidateRows
@@ -25,7 +25,7 @@ from .ranking import days_apart, mmr, timestamp
 from .selection import filters_candidates, grouped, passes, rank_score
 
 NEIGHBOUR_BODY_CHARS = 1500  # a lead is all a shown item needs of its body (for the why); a candidate needs none
-CANDIDATE_ROWS = 20_000  # candidates kept in memory per process (about 3 KB each)
+CANDIDATE_ROWS = 20_000  # candidates kept in memory per process (about 5 KB each)
 LEXICAL_DEPTH = 30  # candidates sharing the query's rarest words, beside the nearest by cosine
 CALIBRATED_DEPTH = 2000  # the deepest a filtered request searches when relatedness decides
 # The relation of an item that tops up a block (`fill`): what it is, never "related".
@@ -112,8 +112,9 @@ class SimilarSearch:
         words = self.store.words.words(read) if read else {}
         null = self.null(vectors) if self.calibration else Null(np.zeros(len(present)), np.ones(len(present)))
         rows = {}
+        cleaned = many_without_common([stored[key].fingerprint for key in present], version.common)
         for i, key in enumerate(present):
-            s = replace(stored[key], fingerprint=without_common(stored[key].fingerprint, version.common))
+            s = replace(stored[key], fingerprint=cleaned[i])
             if positions.get(key) is None:
                 ids = word_ids(words.get(key, ()))
                 headline = headline_weights(lexical.words_of(s.article.headline, ""), version.frequencies)

@@ -77,6 +77,22 @@ def without_common(fp: Fingerprint, common: np.ndarray) -> Fingerprint:
                    headline_shingles=without(fp.headline_shingles, common))
 
 
+def many_without_common(fps: list[Fingerprint], common: np.ndarray) -> list[Fingerprint]:
+    """`without_common` of each fingerprint, in one pass over all their shingles."""
+    if not len(common) or not fps:
+        return fps
+    sets = [s for fp in fps for s in (fp.body_shingles, fp.headline_shingles)]
+    lengths = np.fromiter((len(s) for s in sets), dtype=np.int64, count=len(sets))
+    if not lengths.sum():
+        return fps
+    flat, owner = np.concatenate(sets), np.repeat(np.arange(len(sets)), lengths)
+    position = np.minimum(np.searchsorted(common, flat), len(common) - 1)
+    keep = common[position] != flat
+    counts = np.bincount(owner[keep], minlength=len(sets))
+    kept = np.split(flat[keep], np.cumsum(counts)[:-1])
+    return [replace(fp, body_shingles=kept[2 * i], headline_shingles=kept[2 * i + 1]) for i, fp in enumerate(fps)]
+
+
 def containment(a: np.ndarray, b: np.ndarray, common: np.ndarray = EMPTY) -> float:
     """Shared shingles over the smaller of the two sets, ignoring common ones; 0.0 when either is empty."""
     a, b = without(a, common), without(b, common)

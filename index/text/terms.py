@@ -65,11 +65,14 @@ def content_words(text: str) -> tuple[tuple[str, str], ...]:
     return tuple(words)
 
 
-def content_keys(text: str) -> list[str]:
+@lru_cache(maxsize=8192)
+def content_keys(text: str) -> tuple[str, ...]:
     """The match keys of `content_words(text)`, in order, without their surface forms: the text is
     normalised whole before it is cut into words (half the cost; what the other side of
-    `shared_terms` needs)."""
-    return [key for key in map(_CONTENT_KEYS.__getitem__, _TOKEN.findall(normalize(text))) if key]
+    `shared_terms` needs).
+
+    Cached: the items of similar blocks are the same popular stories again and again."""
+    return tuple(key for key in map(_CONTENT_KEYS.__getitem__, _TOKEN.findall(normalize(text))) if key)
 
 
 class TokenKeys(dict):
@@ -102,22 +105,28 @@ _CONTENT_KEYS = TokenKeys(_content_key)
 def shared_terms(a: str, b: str, limit: int = MAX_TERMS) -> list[str]:
     """The main terms of text `a` also found in text `b`: two-word names first, then single words,
     in the order they appear in `a` (headline first), shown as written in `a`."""
-    words_a, words_b = content_words(a), content_keys(b)
-    keys_a = {key for key, _ in words_a}
-    keys_b = set(words_b)
-    # The words that follow each word of `b` that `a` also has: the two-word names `a` could share.
-    following_b: dict[str, set[str]] = {}
-    for k1, k2 in zip(words_b, words_b[1:]):
-        if k1 in keys_a:
-            following_b.setdefault(k1, set()).add(k2)
+    words_a, keys_a = content_words(a), _keys_of(a)
+    words_b = content_keys(b)
+    shared = keys_a.intersection(words_b)
+    if not shared:
+        return []
+    # Two-word names both texts hold: pairs of adjacent words of `b` that are both shared.
+    pairs_b = {(k1, k2) for k1, k2 in zip(words_b, words_b[1:]) if k1 in shared and k2 in shared}
     terms: list[str] = []
     used: set[str] = set()
-    for (k1, s1), (k2, s2) in zip(words_a, words_a[1:]):
-        if k2 in following_b.get(k1, ()) and k1 not in used and k2 not in used:
-            terms.append(f"{s1} {s2}")
-            used.update((k1, k2))
+    if pairs_b:
+        for (k1, s1), (k2, s2) in zip(words_a, words_a[1:]):
+            if (k1, k2) in pairs_b and k1 not in used and k2 not in used:
+                terms.append(f"{s1} {s2}")
+                used.update((k1, k2))
     for key, surface in words_a:
-        if key in keys_b and key not in used:
+        if key in shared and key not in used:
             terms.append(surface)
             used.add(key)
     return terms[:limit]
+
+
+@lru_cache(maxsize=8192)
+def _keys_of(text: str) -> frozenset[str]:
+    """The match keys of `content_words(text)`, as a set (the query's side, the same for every item)."""
+    return frozenset(key for key, _ in content_words(text))

@@ -4,7 +4,6 @@ filters, ranking, one item per story, diversity. `present` turns the picks into 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 import numpy as np
 
@@ -114,7 +113,7 @@ class SimilarSearch:
         rows = {}
         cleaned = many_without_common([stored[key].fingerprint for key in present], version.common)
         for i, key in enumerate(present):
-            s = replace(stored[key], fingerprint=cleaned[i])
+            s = StoredArticle(key, stored[key].article, stored[key].embed_key, cleaned[i], stored[key].story_id)
             if positions.get(key) is None:
                 ids = word_ids(words.get(key, ()))
                 headline = headline_weights(lexical.words_of(s.article.headline, ""), version.frequencies)
@@ -235,11 +234,11 @@ class SimilarSearch:
         return shown, reach
 
     def with_leads(self, found: list[Neighbour]) -> list[Neighbour]:
-        """The neighbours with the lead of their body (candidate rows hold none: only the items shown
-        need it, for the why), read in one batch; one deleted meanwhile keeps an empty body."""
+        """The neighbours as stored now, with the lead of their body (candidate rows hold none: only
+        the items shown need it, for the why), read in one batch; one deleted meanwhile stays as found."""
         leads = self.store.get_by_keys([n.key for n in found], body_chars=NEIGHBOUR_BODY_CHARS) if found else {}
-        return [replace(n, stored=replace(n.stored, article=replace(n.article, body=leads[n.key].article.body)))
-                if n.key in leads else n for n in found]
+        return [Neighbour(leads[n.key], n.relation, n.relatedness, n.same_event) if n.key in leads else n
+                for n in found]
 
     def filled(self, query: Query, options: SimilarOptions, count: int, seen: set[str]) -> list[Shown]:
         """Up to `count` items that top up a block: the newest articles (of the query's section with

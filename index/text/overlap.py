@@ -88,9 +88,10 @@ def many_without_common(fps: list[Fingerprint], common: np.ndarray) -> list[Fing
     flat, owner = np.concatenate(sets), np.repeat(np.arange(len(sets)), lengths)
     position = np.minimum(np.searchsorted(common, flat), len(common) - 1)
     keep = common[position] != flat
-    counts = np.bincount(owner[keep], minlength=len(sets))
-    kept = np.split(flat[keep], np.cumsum(counts)[:-1])
-    return [replace(fp, body_shingles=kept[2 * i], headline_shingles=kept[2 * i + 1]) for i, fp in enumerate(fps)]
+    ends = np.cumsum(np.bincount(owner[keep], minlength=len(sets))).tolist()
+    kept, starts = flat[keep], [0, *ends[:-1]]
+    return [Fingerprint(fp.headline_hash, fp.body_hash, kept[starts[2 * i] : ends[2 * i]],
+                        kept[starts[2 * i + 1] : ends[2 * i + 1]]) for i, fp in enumerate(fps)]
 
 
 def containment(a: np.ndarray, b: np.ndarray, common: np.ndarray = EMPTY) -> float:

@@ -21,8 +21,9 @@ from pathlib import Path
 
 from index.engine import Engine
 from index.records.options import SimilarOptions
+from index.search.neighbours import Query, Shown
 from index.search.present import similar_items
-from index.search.query import LEXICAL_DEPTH
+from index.search.query import LEXICAL_DEPTH, SimilarSearch
 from index.text.terms import content_keys
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,9 +61,9 @@ def main() -> None:
     for name, times in (("FAISS search alone", search), ("answer, rows read", cold), ("answer, rows kept", warm)):
         print(f"{name:28s} median {statistics.median(times):6.2f} ms   p90 {sorted(times)[int(0.9 * len(times))]:6.2f} ms"
               f"   median/search {statistics.median(times) / base:5.1f}x")
-    print("the parts every first-time answer does, each alone (median ms):")
+    print("the parts every first-time answer does, each alone (ms):   median    mean")
     for name, times in parts(engine, ids, options, depth).items():
-        print(f"  {name:26s} {statistics.median(times):6.2f}")
+        print(f"  {name:54s} {statistics.median(times):6.2f}  {statistics.mean(times):6.2f}")
 
 
 def parts(engine: Engine, ids: list[str], options: SimilarOptions, depth: int) -> dict[str, list[float]]:
@@ -80,11 +81,18 @@ def parts(engine: Engine, ids: list[str], options: SimilarOptions, depth: int) -
         "FAISS search": per_call_ms(lambda q: search.live.search(q.vector, depth), queries),
         "word search": per_call_ms(lambda w: search.store.words.search(w, LEXICAL_DEPTH + 1), words),
         "candidates' rows (store)": per_call_ms(lambda keys: search.store.get_by_keys(keys, body_chars=0), candidates),
-        "k items: leads and why": per_call_ms(lambda qa: similar_items(qa[0], search.with_leads([s.neighbour for s in qa[1]])
-                                                                         and qa[1]), shown),
+        "k items: leads and why": per_call_ms(lambda qa: present(search, *qa), shown),
     }
     timed["sum of the parts"] = [sum(times) for times in zip(*timed.values())]
+    print(f"  ({sum(bool(a) for a in answers)} of {len(answers)} answers show an item, "
+          f"{sum(len(a) for a in answers) / len(answers):.1f} items on average)")
     return timed
+
+
+def present(search: SimilarSearch, query: Query, shown: list[Shown]) -> None:
+    """What the items shown cost beyond finding them: their leads read, and what they share with the query."""
+    search.with_leads([s.neighbour for s in shown])
+    similar_items(query, shown)
 
 
 if __name__ == "__main__":

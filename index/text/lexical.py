@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from .normalize import normalize
 from .prepare import lead
-from .terms import _TOKEN, STOP_WORDS, TokenKeys, match_key
+from .terms import _TOKEN, STOP_WORDS, TOKEN_TABLE_SIZE, match_key
 
 LEXICAL_WORDS = 250  # words of the body indexed after the headline
 QUERY_TERMS = 25  # a query's words weighed (the evidence of every candidate)
@@ -45,7 +45,17 @@ def _indexed_key(normalized: str) -> str:
     return key if len(key) > 1 and key not in STOP_WORDS else ""
 
 
-_INDEXED_KEYS = TokenKeys(_indexed_key)
+class _IndexedKeys(dict):
+    """`_indexed_key` of each normalised token, kept as `terms._ContentKeys` keeps its keys."""
+
+    def __missing__(self, token: str) -> str:
+        key = _indexed_key(token)
+        if len(self) < TOKEN_TABLE_SIZE:
+            self[token] = key
+        return key
+
+
+_INDEXED_KEYS = _IndexedKeys()
 
 
 @dataclass(frozen=True)

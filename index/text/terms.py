@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from functools import lru_cache
 
 from .normalize import normalize
@@ -75,22 +74,6 @@ def content_keys(text: str) -> tuple[str, ...]:
     return tuple(key for key in map(_CONTENT_KEYS.__getitem__, _TOKEN.findall(normalize(text))) if key)
 
 
-class TokenKeys(dict):
-    """What a normalised token becomes, by `rule` ("": left out), computed when first met and kept
-    for at most `size` tokens (a news vocabulary; an unbounded text cannot grow it): one dict
-    lookup a token (`keys[token]`) instead of the rule's few calls."""
-
-    def __init__(self, rule: Callable[[str], str], size: int = 1 << 17) -> None:
-        super().__init__()
-        self.rule, self.size = rule, size
-
-    def __missing__(self, token: str) -> str:
-        key = self.rule(token)
-        if len(self) < self.size:
-            self[token] = key
-        return key
-
-
 def _content_key(normalized: str) -> str:
     """The match key of a normalised token that `content_words` keeps, else ""."""
     if len(normalized) < 3 or normalized.isdigit() or normalized in STOP_WORDS:
@@ -99,7 +82,21 @@ def _content_key(normalized: str) -> str:
     return "" if key in STOP_WORDS else key
 
 
-_CONTENT_KEYS = TokenKeys(_content_key)
+TOKEN_TABLE_SIZE = 1 << 17  # tokens a table of keys keeps (a news vocabulary; an unbounded text cannot grow it)
+
+
+class _ContentKeys(dict):
+    """`_content_key` of each normalised token, computed when first met and kept for TOKEN_TABLE_SIZE
+    tokens: one dict lookup a token (`keys[token]`) instead of the rule's few calls."""
+
+    def __missing__(self, token: str) -> str:
+        key = _content_key(token)
+        if len(self) < TOKEN_TABLE_SIZE:
+            self[token] = key
+        return key
+
+
+_CONTENT_KEYS = _ContentKeys()
 
 
 def shared_terms(a: str, b: str, limit: int = MAX_TERMS) -> list[str]:

@@ -75,7 +75,7 @@ def parts(engine: Engine, ids: list[str], options: SimilarOptions, depth: int) -
     hits = [[key for key, _ in search.live.search(q.vector, depth)] for q in queries]
     candidates = [h + [key for key, _ in search.store.words.search(w, LEXICAL_DEPTH + 1)] for h, w in zip(hits, words)]
     shown = list(zip(queries, answers))
-    content_keys.cache_clear()  # an item's words are kept by text: time them as first met
+    content_keys.cache_clear()  # an item's words are kept by its text: time them as first met (their tokens' keys stay kept)
     timed = {
         "the query's words": per_call_ms(lambda i: search.query_of(search.stored(i)).asked(search.live.version.frequencies), ids),
         "FAISS search": per_call_ms(lambda q: search.live.search(q.vector, depth), queries),

@@ -74,6 +74,8 @@ def test_many_fingerprints_lose_their_common_shingles_as_each_alone_does():
     cleaned = many_without_common(fps, common)
     assert 0 < sum(len(fp.body_shingles) + len(fp.headline_shingles) for fp in cleaned) < sum(
         len(fp.body_shingles) + len(fp.headline_shingles) for fp in fps)
+    # Each result owns its arrays: a row kept in a cache must not keep the whole batch's shingles alive.
+    assert all(fp.body_shingles.base is None and fp.headline_shingles.base is None for fp in cleaned)
     for one, many in zip([without_common(fp, common) for fp in fps], cleaned):
         assert np.array_equal(one.body_shingles, many.body_shingles)
         assert np.array_equal(one.headline_shingles, many.headline_shingles)

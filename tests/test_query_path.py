@@ -16,10 +16,13 @@ from index.records.options import SimilarOptions
 from index.relatedness.model import cosine_z, evidence, same_section
 from index.relatedness.relations import DUPLICATES, relate
 from index.search.article_words import ARTICLE_WORDS, headline_weights
-from index.search.neighbours import Neighbour
+from index.search.neighbours import WHY_LEAD_WORDS, Neighbour
+from index.search.present import similar_items
 from index.search.ranking import days_between
 from index.search.selection import grouped, passes, rank_score
 from index.text.lexical import lexical_query, words_of
+from index.text.prepare import lead
+from index.text.terms import shared_terms
 from index.text.word_weights import word_ids
 
 QUERIES = 60
@@ -88,6 +91,11 @@ def test_answers_are_the_items_of_the_plain_computation_in_the_same_order(sample
         # Without filters the query path stops at this depth, however few pass (see `SimilarSearch._groups`).
         shown, _ = search.items(query, options)
         assert [s.neighbour.article.id for s in shown] == [g[0].article.id for g in groups[: options.k]]
+        # Candidate rows hold no body: the items shown read their leads, and share what their texts share.
+        for item in similar_items(query, shown):
+            stored = search.store.get(item["id"])
+            assert item["shared"] == shared_terms(query.text, f"{stored.article.headline}\n"
+                                                              f"{lead(stored.article.body, WHY_LEAD_WORDS)}")
         compared += bool(shown)
     assert compared >= len(queries) // 4
 

@@ -41,6 +41,15 @@ def test_shared_terms_keep_vowelled_words_whole():
 
 
 
+def test_shared_terms_pair_only_words_adjacent_in_both_texts_and_show_each_word_once():
+    # "مجلس الأمن" is a pair in both; "الأمن الدولي" only in `a` (apart in `b`); words repeat in both.
+    a = "مجلس الأمن الدولي يدعو مجلس الأمن إلى جلسة طارئة حول غزة"
+    b = "دعا الأمن العام إلى اجتماع، وقال مجلس الأمن إن جلسة طارئة عن غزة تعقد اليوم، والدولي"
+    assert shared_terms(a, b) == ["مجلس الأمن", "جلسة طارئة", "الدولي", "غزة"]
+    assert shared_terms(a, b, limit=2) == ["مجلس الأمن", "جلسة طارئة"]
+    assert shared_terms(a, "نص لا يشترك في شيء") == []
+
+
 def test_shared_terms_stay_aligned_when_a_word_splits_or_vanishes():
     """A hashtag is two words, a tatweel dash none: each term still shows as written, not its neighbour."""
     assert shared_terms("#رؤية_السعودية ـــ الرياض تستضيف القمة", "السعودية تستضيف القمة") == ["تستضيف القمة", "السعودية"]

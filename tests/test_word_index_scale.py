@@ -1,4 +1,4 @@
-"""The word index's fast search (one statement a query, FTS5's segments merged at a rebuild) answers
+"""The word index's fast search (a word's keys at a time, FTS5's segments merged at a rebuild) answers
 exactly what a plain computation over the articles' words does: same keys, same weights, same order.
 Speed is measured by bench/word_index.py, not here."""
 from __future__ import annotations
@@ -7,6 +7,7 @@ import sqlite3
 import threading
 from collections import Counter
 
+import numpy as np
 import pytest
 
 from index.store import word_index
@@ -106,3 +107,14 @@ def test_the_postgresql_search_answers_as_the_plain_computation(database_url, sa
         assert store.words.search(asked[0], DEPTH) == reference(sample_sets, asked[0], DEPTH)
     finally:
         store.close()
+
+
+def test_weights_are_summed_in_the_lists_order_and_ties_go_to_the_smaller_key():
+    lists = [np.array([5, 3, 9], dtype=np.int64), np.array([3, 7], dtype=np.int64), np.array([], dtype=np.int64),
+             np.array([9, 1], dtype=np.int64)]
+    weights = [0.1, 0.2, 5.0, 0.1]
+    top = word_index.top_weighted(lists, weights, 10)
+    assert top == [(3, 0.1 + 0.2), (7, 0.2), (9, 0.1 + 0.1), (1, 0.1), (5, 0.1)]  # 0.1 + 0.1 is 0.2: a tie
+    assert top[0][1] == 0.30000000000000004  # 0.1 then 0.2, as a statement adding them in turn
+    assert word_index.top_weighted(lists, weights, 2) == top[:2]
+    assert word_index.top_weighted([np.array([], dtype=np.int64)], [1.0], 5) == []

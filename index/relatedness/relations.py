@@ -63,9 +63,9 @@ def relate(a: Fingerprint, b: Fingerprint, score: float, common: np.ndarray = EM
 
 def relate_many(a: Fingerprint, others: list[Fingerprint], scores: np.ndarray, common: np.ndarray = EMPTY,
                 floor: float = RELATED_FLOOR) -> list[Relation]:
-    """`relate(a, b, score, common, floor)` for each b of `others`, the text reuse measured in two
-    array passes (bodies, then headlines) instead of one per pair. `others` hold no common shingle
-    (`without_common`: a candidate is cleaned once, when its row is read, not at every query)."""
+    """`relate(a, b, score, common, floor)` for each b of `others` cleaned of `common` beforehand
+    (`overlap.without_common`: the query path cleans a candidate once, when its row is read, not at
+    every query), the text reuse measured in two array passes (bodies, then headlines)."""
     a = without_common(a, common)
     bodies = [bool(a.body_hash and b.body_hash) for b in others]
     by_body = [i for i, body in enumerate(bodies) if body]

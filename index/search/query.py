@@ -4,6 +4,7 @@ filters, ranking, one item per story, diversity. `present` turns the picks into 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -234,11 +235,13 @@ class SimilarSearch:
         return shown, reach
 
     def with_leads(self, found: list[Neighbour]) -> list[Neighbour]:
-        """The neighbours as stored now, with the lead of their body (candidate rows hold none: only
-        the items shown need it, for the why), read in one batch; one deleted meanwhile stays as found."""
+        """The neighbours with the lead of their body (candidate rows hold none: only the items shown
+        need it, for the why), read in one batch; everything else is as the candidate row was filtered
+        and grouped. One deleted meanwhile keeps no body (its why comes from its headline)."""
         leads = self.store.get_by_keys([n.key for n in found], body_chars=NEIGHBOUR_BODY_CHARS) if found else {}
-        return [Neighbour(leads[n.key], n.relation, n.relatedness, n.same_event) if n.key in leads else n
-                for n in found]
+        return [Neighbour(StoredArticle(n.key, replace(n.article, body=leads[n.key].article.body), n.stored.embed_key,
+                                        n.stored.fingerprint, n.story_id), n.relation, n.relatedness, n.same_event)
+                if n.key in leads else n for n in found]
 
     def filled(self, query: Query, options: SimilarOptions, count: int, seen: set[str]) -> list[Shown]:
         """Up to `count` items that top up a block: the newest articles (of the query's section with

@@ -61,9 +61,16 @@ def search(conn: sqlite3.Connection, query: LexicalQuery, depth: int) -> list[tu
     cursor = conn.cursor()
     cursor.row_factory = None  # plain tuples
     lists = []
-    for word in words:
-        (held,) = cursor.execute(_WORD_SQL, (f'"{word}"',)).fetchone()
-        lists.append(np.array(held.split(","), dtype=np.int64) if held else np.empty(0, dtype=np.int64))
+    begun = not conn.in_transaction
+    if begun:  # one snapshot for all the words, as one statement had: no write counted for half of them
+        cursor.execute("BEGIN DEFERRED")
+    try:
+        for word in words:
+            (held,) = cursor.execute(_WORD_SQL, (f'"{word}"',)).fetchone()
+            lists.append(np.array(held.split(","), dtype=np.int64) if held else np.empty(0, dtype=np.int64))
+    finally:
+        if begun:
+            cursor.execute("COMMIT")
     return top_weighted(lists, [query.idf[word] for word in words], depth)
 
 

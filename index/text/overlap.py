@@ -78,7 +78,8 @@ def without_common(fp: Fingerprint, common: np.ndarray) -> Fingerprint:
 
 
 def many_without_common(fps: list[Fingerprint], common: np.ndarray) -> list[Fingerprint]:
-    """`without_common` of each fingerprint, in one pass over all their shingles."""
+    """`without_common` of each fingerprint, in one pass over all their shingles (each result owns its
+    arrays: a row kept in a cache must not keep the whole batch alive)."""
     if not len(common) or not fps:
         return fps
     sets = [s for fp in fps for s in (fp.body_shingles, fp.headline_shingles)]
@@ -90,8 +91,8 @@ def many_without_common(fps: list[Fingerprint], common: np.ndarray) -> list[Fing
     keep = common[position] != flat
     ends = np.cumsum(np.bincount(owner[keep], minlength=len(sets))).tolist()
     kept, starts = flat[keep], [0, *ends[:-1]]
-    return [Fingerprint(fp.headline_hash, fp.body_hash, kept[starts[2 * i] : ends[2 * i]],
-                        kept[starts[2 * i + 1] : ends[2 * i + 1]]) for i, fp in enumerate(fps)]
+    return [Fingerprint(fp.headline_hash, fp.body_hash, kept[starts[2 * i] : ends[2 * i]].copy(),
+                        kept[starts[2 * i + 1] : ends[2 * i + 1]].copy()) for i, fp in enumerate(fps)]
 
 
 def containment(a: np.ndarray, b: np.ndarray, common: np.ndarray = EMPTY) -> float:
@@ -105,7 +106,8 @@ def containment(a: np.ndarray, b: np.ndarray, common: np.ndarray = EMPTY) -> flo
 
 def containments(a: np.ndarray, others: list[np.ndarray], common: np.ndarray = EMPTY) -> np.ndarray:
     """`containment(a, b, common)` for each b of `others`, in one pass over all of them; `a` holds
-    no common shingle already (a query is cleaned once, its candidates never)."""
+    no common shingle already (a query is cleaned once; `common` is subtracted from the others' sizes,
+    empty when they are cleaned too, as the query path's candidate rows are)."""
     lengths = np.fromiter((len(b) for b in others), dtype=np.int64, count=len(others))
     if not len(a) or not lengths.sum():
         return np.zeros(len(others))

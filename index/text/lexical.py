@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from .normalize import normalize
 from .prepare import lead
-from .terms import _TOKEN, STOP_WORDS, TOKEN_TABLE_SIZE, match_key
+from .terms import _TOKEN, INDEXED_KEYS
 
 LEXICAL_WORDS = 250  # words of the body indexed after the headline
 QUERY_TERMS = 25  # a query's words weighed (the evidence of every candidate)
@@ -34,28 +34,7 @@ def words_of(headline: str, body: str) -> list[str]:
     """An article's indexed words, in order: normalised, without proclitics, function words and
     single letters."""
     text = normalize(f"{headline}\n{lead(body, LEXICAL_WORDS)}")
-    return [key for key in map(_INDEXED_KEYS.__getitem__, _TOKEN.findall(text)) if key]
-
-
-def _indexed_key(normalized: str) -> str:
-    """The indexed word of a normalised token, else "" (a function word or a single letter)."""
-    if normalized in STOP_WORDS:
-        return ""
-    key = match_key(normalized)
-    return key if len(key) > 1 and key not in STOP_WORDS else ""
-
-
-class _IndexedKeys(dict):
-    """`_indexed_key` of each normalised token, kept as `terms._ContentKeys` keeps its keys."""
-
-    def __missing__(self, token: str) -> str:
-        key = _indexed_key(token)
-        if len(self) < TOKEN_TABLE_SIZE:
-            self[token] = key
-        return key
-
-
-_INDEXED_KEYS = _IndexedKeys()
+    return [key for key in map(INDEXED_KEYS.__getitem__, _TOKEN.findall(text)) if key]
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
-"""The main terms two articles share, for the one-line "why" an editor reads beside each item."""
+"""Words as the service matches them (function words, Arabic proclitics, each token's key, kept in
+tables), and the main terms two articles share, for the one-line "why" an editor reads beside each item."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 from .normalize import normalize
@@ -52,16 +54,8 @@ def content_words(text: str) -> tuple[tuple[str, str], ...]:
     normalized_words = normalize("\x01".join(surfaces)).split("\x01") if surfaces else []
     if len(normalized_words) != len(surfaces):  # a rule merged or split words: fall back to one by one
         normalized_words = [normalize(w) for w in surfaces]
-    words = []
-    for surface, normalized in zip(surfaces, normalized_words):
-        normalized = normalized.strip()
-        if len(normalized) < 3 or normalized.isdigit() or normalized in STOP_WORDS:
-            continue
-        key = match_key(normalized)
-        if key in STOP_WORDS:
-            continue
-        words.append((key, surface))
-    return tuple(words)
+    keys = (CONTENT_KEYS[normalized.strip()] for normalized in normalized_words)
+    return tuple((key, surface) for key, surface in zip(keys, surfaces) if key)
 
 
 @lru_cache(maxsize=8192)
@@ -71,32 +65,46 @@ def content_keys(text: str) -> tuple[str, ...]:
     `shared_terms` needs).
 
     Cached: the items of similar blocks are the same popular stories again and again."""
-    return tuple(key for key in map(_CONTENT_KEYS.__getitem__, _TOKEN.findall(normalize(text))) if key)
+    return tuple(key for key in map(CONTENT_KEYS.__getitem__, _TOKEN.findall(normalize(text))) if key)
 
 
-def _content_key(normalized: str) -> str:
-    """The match key of a normalised token that `content_words` keeps, else ""."""
+def content_key(normalized: str) -> str:
+    """The match key of a normalised token that `content_words` keeps (no function word, number or
+    word under three letters), else ""."""
     if len(normalized) < 3 or normalized.isdigit() or normalized in STOP_WORDS:
         return ""
     key = match_key(normalized)
     return "" if key in STOP_WORDS else key
 
 
-TOKEN_TABLE_SIZE = 1 << 17  # tokens a table of keys keeps (a news vocabulary; an unbounded text cannot grow it)
+def indexed_key(normalized: str) -> str:
+    """The word a normalised token is indexed as (see `lexical.words_of`), else "" (a function word
+    or a single letter)."""
+    if normalized in STOP_WORDS:
+        return ""
+    key = match_key(normalized)
+    return key if len(key) > 1 and key not in STOP_WORDS else ""
 
 
-class _ContentKeys(dict):
-    """`_content_key` of each normalised token, computed when first met and kept for TOKEN_TABLE_SIZE
-    tokens: one dict lookup a token (`keys[token]`) instead of the rule's few calls."""
+class TokenKeys(dict):
+    """What each normalised token becomes by `rule` ("": left out), computed when first met and kept
+    for TOKEN_TABLE_SIZE tokens (a news vocabulary; an unbounded text cannot grow it): one dict lookup
+    a token (`keys[token]`) instead of the rule's few calls."""
+
+    def __init__(self, rule: Callable[[str], str]) -> None:
+        super().__init__()
+        self.rule = rule
 
     def __missing__(self, token: str) -> str:
-        key = _content_key(token)
+        key = self.rule(token)
         if len(self) < TOKEN_TABLE_SIZE:
             self[token] = key
         return key
 
 
-_CONTENT_KEYS = _ContentKeys()
+TOKEN_TABLE_SIZE = 1 << 17
+CONTENT_KEYS = TokenKeys(content_key)
+INDEXED_KEYS = TokenKeys(indexed_key)
 
 
 def shared_terms(a: str, b: str, limit: int = MAX_TERMS) -> list[str]:
